@@ -1,0 +1,18 @@
+"""Keras layers written from the equations of the lectures."""
+
+from garden.layers.deep_rnn import DeepRNN
+from garden.layers.gru import GRU, GRUCell
+from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from garden.layers.text_cnn import TextCNN
+
+__all__ = [
+    "GRU",
+    "DeepRNN",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "TextCNN",
+]

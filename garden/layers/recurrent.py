@@ -1,0 +1,327 @@
+"""What every recurrent cell and sequence layer of the garden shares.
+
+A cell is one time step written from its equations (`simple_rnn.py`, `gru.py`,
+`lstm.py`); the time loop is Keras's own `keras.layers.RNN`. Reusing that loop
+keeps masking, `go_backwards`, `stateful`, `return_state`, `initial_state`,
+`Bidirectional` and `StackedRNNCells` behaving exactly as Keras users expect,
+and it compiles to the same while-loop graph as the built-in layers, so the
+garden layers are as fast as Keras's on a CPU.
+"""
+
+import keras
+from keras import activations, constraints, initializers, ops, regularizers
+
+# The Keras RNN loop draws one dropout mask per sequence, outside the time loop,
+# only for cells that mix this class in (that is how keras.layers.LSTMCell gets
+# "one mask for all steps"). It is not exported under `keras.layers`, so it is
+# imported from where Keras keeps it; pyproject.toml pins Keras to 3.15.
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+# Arguments of a cell that its sequence layer accepts and passes through.
+CELL_ARGUMENTS = (
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "reset_after",
+    "seed",
+)
+
+
+def check_units(units):
+    """Returns `units` if it is a positive integer, else raises ValueError."""
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        raise ValueError(
+            "Received an invalid value for argument `units`, "
+            f"expected a positive integer, got {units!r}."
+        )
+    return units
+
+
+def check_rate(name, rate):
+    """Returns `rate` as a float if it lies in [0, 1), else raises ValueError."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, "
+            f"expected a float in [0, 1), got {rate!r}."
+        )
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, "
+            f"expected a float in [0, 1), got {rate!r}."
+        )
+    return float(rate)
+
+
+def get_activation(name, identifier):
+    """`keras.activations.get`, with an error that names the argument."""
+    try:
+        return activations.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected the "
+            "name of a Keras activation (such as 'tanh', 'relu', 'sigmoid' or "
+            f"'linear') or a callable, got {identifier!r}."
+        ) from error
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base of the garden's cells: the Keras cell arguments, checked and stored.
+
+    Subclasses set `state_size` and `output_size`, make their weights in
+    `build` and write one time step in `call`.
+
+    Args:
+        units: Positive integer, the size of the hidden state.
+        activation: Activation of the candidate state (and the output).
+        use_bias: Whether the cell has a bias vector.
+        kernel_initializer, recurrent_initializer, bias_initializer:
+            Initializers of `kernel`, `recurrent_kernel` and `bias`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            Regularizers of the same three weights.
+        kernel_constraint, recurrent_constraint, bias_constraint:
+            Constraints of the same three weights.
+        dropout: Fraction of the inputs dropped, one mask for all time steps.
+        recurrent_dropout: Fraction of the previous hidden state dropped, one
+            mask for all time steps (variational dropout, Gal and Ghahramani).
+        seed: Random seed of the dropout masks.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = check_units(units)
+        self.activation = get_activation("activation", activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = check_rate("dropout", dropout)
+        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+
+    def add_recurrent_weights(
+        self, input_dim, gates, bias_shape=None, bias_initializer=None
+    ):
+        """Makes `kernel`, `recurrent_kernel` and `bias` in Keras's layout.
+
+        Args:
+            input_dim: Size of one input step.
+            gates: How many blocks of `units` columns the kernels hold.
+            bias_shape: Shape of the bias; `(gates * units,)` when None.
+            bias_initializer: Overrides `self.bias_initializer`.
+        """
+        self.kernel = self.add_weight(
+            shape=(input_dim, gates * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, gates * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=bias_shape or (gates * self.units,),
+                name="bias",
+                initializer=bias_initializer or self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def drop_inputs(self, inputs, h_prev, training):
+        """Applies the cached dropout masks to x_t and h_{t-1}."""
+        if training and self.dropout > 0.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and self.recurrent_dropout > 0.0:
+            h_prev = h_prev * self.get_recurrent_dropout_mask(h_prev)
+        return inputs, h_prev
+
+    def get_initial_state(self, batch_size=None):
+        sizes = (
+            self.state_size if isinstance(self.state_size, list) else [self.state_size]
+        )
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes
+        ]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class RecurrentLayer(keras.layers.RNN):
+    """Base of the garden's sequence layers: a garden cell run by Keras's loop.
+
+    Subclasses name their cell in `cell_class` and `cell_name` (the name Keras
+    gives the same cell, so weight paths match the built-in layers).
+
+    Args:
+        units: Positive integer, the size of the hidden state.
+        return_sequences: Whether to return the output at every step or the
+            last one only.
+        return_state: Whether to return the final states after the output.
+        go_backwards: Whether to read the sequence from its end (the outputs
+            then come in reverse order, as in Keras).
+        stateful: Whether the final states of a batch are the initial states
+            of the next one (row i continues row i); `reset_state()` zeroes
+            them. Needs a fixed batch size.
+        unroll: Whether to unroll the time loop (short sequences only).
+        **kwargs: The cell's arguments (see the cell) and the base layer's
+            (`name`, `dtype`, `activity_regularizer`, ...).
+
+    Call arguments:
+        sequences: A 3D tensor `(batch, timesteps, features)`.
+        initial_state: A list of state tensors `(batch, units)`, one per state
+            of the cell; zeros when None.
+        mask: A boolean `(batch, timesteps)` tensor; a False step leaves the
+            state and the output as they were after the last True step.
+        training: Whether dropout is applied.
+    """
+
+    cell_class = None
+    cell_name = None
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
+        cell_kwargs = {key: kwargs.pop(key) for key in CELL_ARGUMENTS if key in kwargs}
+        cell = self.cell_class(
+            units,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=self.cell_name,
+            **cell_kwargs,
+        )
+        kwargs.pop("cell", None)
+        kwargs.pop("zero_output_for_mask", None)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if len(sequences_shape) != 3:
+            raise ValueError(
+                f"Layer `{self.name}` expects inputs of rank 3, "
+                "(batch, timesteps, features), got shape "
+                f"{tuple(sequences_shape)}."
+            )
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None:
+            self._check_initial_state(sequences, initial_state)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def _check_initial_state(self, sequences, initial_state):
+        states = (
+            list(initial_state)
+            if isinstance(initial_state, (list, tuple))
+            else [initial_state]
+        )
+        expected = [(None, size) for size in self.state_size]
+        shapes = [tuple(state.shape) for state in states]
+        batch = sequences.shape[0]
+        valid = len(states) == len(expected) and all(
+            len(shape) == 2
+            and shape[1] == size
+            and (batch is None or shape[0] is None or shape[0] == batch)
+            for shape, (_, size) in zip(shapes, expected)
+        )
+        if not valid:
+            raise ValueError(
+                "Received an invalid value for argument `initial_state` of "
+                f"layer `{self.name}`, expected {len(expected)} tensor(s) of "
+                f"shape {[(batch, size) for _, size in expected]}, got shapes "
+                f"{shapes}."
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        del config["zero_output_for_mask"]
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
