@@ -11,6 +11,10 @@ garden layers are as fast as Keras's on a CPU.
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
+# The time loop keras.layers.RNN runs (a while-loop on TensorFlow, scan on JAX);
+# randomized truncation runs it with a step of its own.
+from keras.src.backend import rnn as backend_rnn
+
 # The Keras RNN loop draws one dropout mask per sequence, outside the time loop,
 # only for cells that mix this class in (that is how keras.layers.LSTMCell gets
 # "one mask for all steps"). It is not exported under `keras.layers`, so it is
@@ -224,6 +228,13 @@ class RecurrentLayer(keras.layers.RNN):
             of the next one (row i continues row i); `reset_state()` zeroes
             them. Needs a fixed batch size.
         unroll: Whether to unroll the time loop (short sequences only).
+        random_truncation: Probability p that, in training, the gradient stops
+            flowing back through the state at a step (randomized truncated
+            BPTT, Tallec and Ollivier, 2017). Gradients that pass are scaled
+            by 1 / (1 - p), so their expectation is the full gradient:
+            dH_t/dH_{t-1} is replaced by xi_t dH_t/dH_{t-1}, with
+            P(xi_t = 0) = p and P(xi_t = 1 / (1 - p)) = 1 - p. The forward
+            pass is unchanged. Default 0 (no random truncation).
         **kwargs: The cell's arguments (see the cell) and the base layer's
             (`name`, `dtype`, `activity_regularizer`, ...).
 
@@ -247,8 +258,10 @@ class RecurrentLayer(keras.layers.RNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        random_truncation=0.0,
         **kwargs,
     ):
+        self.random_truncation = check_rate("random_truncation", random_truncation)
         cell_kwargs = {key: kwargs.pop(key) for key in CELL_ARGUMENTS if key in kwargs}
         cell = self.cell_class(
             units,
@@ -290,6 +303,39 @@ class RecurrentLayer(keras.layers.RNN):
             sequences, initial_state=initial_state, mask=mask, training=training
         )
 
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if not (training and self.random_truncation > 0.0):
+            return super().inner_loop(sequences, initial_state, mask, training)
+        # xi_t for every row and step is drawn before the loop (one draw per
+        # sequence, as the dropout masks are) and rides along as an extra input.
+        keep = 1.0 - self.random_truncation
+        draws = keras.random.uniform(
+            ops.shape(sequences)[:2] + (1,), seed=self.cell.seed_generator
+        )
+        xi = ops.cast(ops.where(draws < keep, 1.0 / keep, 0.0), sequences.dtype)
+        cell = self.cell
+
+        def step(inputs, states):
+            x, xi_t = inputs[..., :-1], inputs[..., -1:]
+            states = [
+                ops.stop_gradient(state) + xi_t * (state - ops.stop_gradient(state))
+                for state in states
+            ]
+            output, new_states = cell(x, states, training=training)
+            return output, list(new_states)
+
+        return backend_rnn(
+            step,
+            ops.concatenate([sequences, xi], axis=-1),
+            list(initial_state),
+            go_backwards=self.go_backwards,
+            mask=mask,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
+        )
+
     def _check_initial_state(self, sequences, initial_state):
         states = (
             list(initial_state)
@@ -317,6 +363,7 @@ class RecurrentLayer(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         del config["zero_output_for_mask"]
+        config["random_truncation"] = self.random_truncation
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)

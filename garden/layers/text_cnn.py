@@ -1,7 +1,7 @@
 """TextCNN: convolutions of several widths over words, max over time."""
 
 import keras
-import numpy as np
+import ml_dtypes
 from keras import ops
 
 from garden.layers.recurrent import check_rate, check_units, get_activation
@@ -120,7 +120,8 @@ class TextCNN(keras.layers.Layer):
             inputs = inputs * ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
         # widest - 1 zero steps at the end give every start position a window.
         padded = ops.pad(inputs, [[0, 0], [0, widest - 1], [0, 0]])
-        lowest = float(np.finfo(self.compute_dtype).min)
+        # ml_dtypes.finfo knows bfloat16 as well as NumPy's float types.
+        lowest = float(ml_dtypes.finfo(self.compute_dtype).min)
         pooled = []
         for conv in self.convolutions:
             features = conv(padded)[:, :steps]

@@ -320,3 +320,48 @@ def test_initial_state_of_wrong_shape(family):
         layer(x, initial_state=states + states)
     with pytest.raises(ValueError, match="`initial_state`"):
         layer(x, initial_state=[np.zeros((3, 4), "float32") for _ in states])
+
+
+@pytest.mark.parametrize("family", ["simple_rnn", "gru", "lstm"])
+def test_random_truncation_is_unbiased_and_keeps_the_forward_pass(family):
+    import tensorflow as tf
+
+    ours_class, _, _ = FAMILIES[family]
+    layer = ours_class(3, random_truncation=0.5, seed=0, return_sequences=True)
+    one = inputs(batch=1, steps=6, features=2)
+    layer(one)
+    random_weights = np.random.default_rng(3)
+    layer.set_weights(
+        [random_weights.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
+    )
+    # Many identical rows: each draws its own truncation points.
+    rows = 20_000
+    x = tf.constant(np.repeat(one, rows, axis=0))
+    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+
+    def gradients(training):
+        with tf.GradientTape() as tape:
+            outputs = layer(x, initial_state=initial, training=training)
+            loss = tf.reduce_sum(outputs[:, -1]) / rows
+        return outputs, tape.gradient(loss, [*initial, layer.cell.kernel.value])
+
+    full_out, full = gradients(training=False)
+    random_out, randomized = gradients(training=True)
+    np.testing.assert_allclose(np.asarray(random_out), np.asarray(full_out), atol=1e-6)
+    # The gradient reaching the initial state crosses 6 steps: it survives in
+    # about 0.5 ** 6 of the rows, scaled by 2 ** 6, and is right on average.
+    per_row = np.asarray(randomized[0]) * rows
+    survived = np.any(per_row != 0.0, axis=1).mean()
+    assert 0.005 < survived < 0.03
+    # Averaged over rows, the initial-state and kernel gradients are unbiased.
+    pairs = [
+        (np.asarray(g).mean(axis=0), np.asarray(w).mean(axis=0))
+        for g, w in zip(randomized[:-1], full[:-1])
+    ]
+    pairs.append((np.asarray(randomized[-1]), np.asarray(full[-1])))
+    for ours, want in pairs:
+        scale = np.abs(want).max()
+        np.testing.assert_allclose(ours, want, atol=0.15 * scale)
+    assert not np.allclose(
+        pairs[0][0], pairs[0][1], atol=1e-3 * np.abs(pairs[0][1]).max()
+    )
