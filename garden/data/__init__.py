@@ -1,0 +1,85 @@
+"""Everything between a corpus on disk and the batches a model trains on.
+
+Loaders (`load_*`) find data from an explicit `path`, then `$GARDEN_DATA`,
+then the public source with its checksum; tokenizers and `Vocabulary` turn
+text into ids the same way in Python and in-graph; the `*_dataset` functions
+deliver `tf.data` batches for language models, classifiers, encoder-decoders
+and tree networks.
+"""
+
+from garden.data.classification import (
+    build_review_vocabulary,
+    classification_dataset,
+    truncate_pad,
+)
+from garden.data.corpora import (
+    load_english_french,
+    load_imdb,
+    load_ptb,
+    load_sst,
+    load_time_machine,
+)
+from garden.data.embeddings import EmbeddingMatrix, load_glove_embeddings
+from garden.data.language_model import (
+    language_model_dataset,
+    partition_random,
+    partition_sequential,
+    sentence_dataset,
+    token_stream,
+)
+from garden.data.seq2seq import (
+    build_translation_vocabularies,
+    translation_dataset,
+    valid_lengths,
+)
+from garden.data.sources import (
+    CorruptDataError,
+    DataNotFoundError,
+    cache_directory,
+    extract_archive,
+    locate,
+)
+from garden.data.tokenizers import CharacterTokenizer, WordTokenizer
+from garden.data.trees import (
+    ParsedTree,
+    build_tree_vocabulary,
+    encode_trees,
+    parse_tree,
+    tree_dataset,
+)
+from garden.data.vocabulary import Vocabulary, encode_texts
+
+__all__ = [
+    "CharacterTokenizer",
+    "CorruptDataError",
+    "DataNotFoundError",
+    "EmbeddingMatrix",
+    "ParsedTree",
+    "Vocabulary",
+    "WordTokenizer",
+    "build_review_vocabulary",
+    "build_translation_vocabularies",
+    "build_tree_vocabulary",
+    "cache_directory",
+    "classification_dataset",
+    "encode_texts",
+    "encode_trees",
+    "extract_archive",
+    "language_model_dataset",
+    "load_english_french",
+    "load_glove_embeddings",
+    "load_imdb",
+    "load_ptb",
+    "load_sst",
+    "load_time_machine",
+    "locate",
+    "parse_tree",
+    "partition_random",
+    "partition_sequential",
+    "sentence_dataset",
+    "token_stream",
+    "translation_dataset",
+    "tree_dataset",
+    "truncate_pad",
+    "valid_lengths",
+]

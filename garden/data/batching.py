@@ -1,0 +1,121 @@
+"""The `tf.data` steps every text pipeline shares: encode, cache, shuffle, pad.
+
+Padding is on the right with id 0 (`<pad>`), so the mask of a batch is
+`ids != 0`, which `keras.layers.Embedding(mask_zero=True)` computes itself.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+# Texts are tokenized this many at a time: one regex op per block, not per text.
+ENCODE_BLOCK = 512
+
+
+def check_positive_integer(name, value, allow_none=False):
+    """Raise a `ValueError` naming `name` unless `value` is a positive integer."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected a positive "
+            f"integer{' or None' if allow_none else ''}, got {value!r}."
+        )
+
+
+def check_bucket_boundaries(bucket_boundaries):
+    """Raise a `ValueError` unless the boundaries are increasing positive ints."""
+    if bucket_boundaries is None:
+        return
+    values = list(bucket_boundaries)
+    if (
+        not values
+        or any(not isinstance(b, int | np.integer) or b < 1 for b in values)
+        or sorted(set(values)) != values
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `bucket_boundaries`, expected a "
+            "strictly increasing list of positive integers, got "
+            f"{bucket_boundaries!r}."
+        )
+
+
+def encode_dataset(texts, tokenizer, vocabulary):
+    """A dataset of id vectors, one per text, tokenized and looked up in-graph.
+
+    Args:
+        texts: a `tf.data.Dataset` of scalar strings.
+        tokenizer: a `WordTokenizer` or `CharacterTokenizer`.
+        vocabulary: a `Vocabulary`.
+
+    Returns:
+        A `tf.data.Dataset` of 1-D int32 tensors (variable length), in order.
+    """
+    table = vocabulary.lookup_table()
+
+    def encode_block(block):
+        tokens = tokenizer.tokenize_graph(block)
+        return tf.ragged.map_flat_values(table.lookup, tokens)
+
+    return (
+        texts.batch(ENCODE_BLOCK)
+        .map(encode_block, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .unbatch()
+    )
+
+
+def shuffle_and_batch(
+    dataset,
+    batch_size,
+    padded_shapes,
+    padding_values,
+    shuffle,
+    seed,
+    cache,
+    bucket_boundaries=None,
+    length_function=None,
+    drop_remainder=False,
+):
+    """Cache, shuffle, pad into batches (optionally bucketed by length), prefetch.
+
+    Args:
+        dataset: a `tf.data.Dataset` of encoded examples.
+        batch_size: examples per batch.
+        padded_shapes: `padded_batch` shapes; a `None` dimension pads to the
+            longest example in the batch.
+        padding_values: `padded_batch` padding values.
+        shuffle: whether to reshuffle every epoch (before batching).
+        seed: shuffle seed; the same seed gives the same batches.
+        cache: whether to cache the encoded examples in memory, so only the
+            first epoch tokenizes.
+        bucket_boundaries: optional increasing lengths; examples are grouped
+            into buckets between them (`bucket_by_sequence_length`) and padded
+            to the longest in their batch only.
+        length_function: the example's length, used with `bucket_boundaries`.
+        drop_remainder: whether to drop a last, smaller batch.
+
+    Returns:
+        The batched, prefetched `tf.data.Dataset`.
+    """
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        size = dataset.cardinality()
+        buffer_size = 50_000 if size < 0 else max(1, int(size))
+        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+    if bucket_boundaries is None:
+        dataset = dataset.padded_batch(
+            batch_size,
+            padded_shapes=padded_shapes,
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
+    else:
+        dataset = dataset.bucket_by_sequence_length(
+            length_function,
+            bucket_boundaries=list(bucket_boundaries),
+            bucket_batch_sizes=[batch_size] * (len(bucket_boundaries) + 1),
+            padding_values=padding_values,
+            drop_remainder=drop_remainder,
+        )
+    return dataset.prefetch(AUTOTUNE)
