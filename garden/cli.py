@@ -1,0 +1,145 @@
+"""The flags every recipe shares, with errors that name the flag."""
+
+import argparse
+import os
+
+from garden.training.optimizers import OPTIMIZERS
+from garden.training.precision import PRECISIONS
+
+TUNERS = ("hyperband", "random")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def rate(text):
+    """argparse type: a float in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def decay(text):
+    """argparse type: a float in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+def recipe_parser(description, name, **defaults):
+    """An ArgumentParser with the shared flags; the recipe adds its own.
+
+    Args:
+        description: The recipe's one-line description.
+        name: The recipe's name: default run directory `runs/<name>` and
+            exported model name.
+        **defaults: Overrides of the shared defaults (e.g. `epochs=20`).
+
+    Returns:
+        The `argparse.ArgumentParser`.
+    """
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    group = parser.add_argument_group("shared by every recipe")
+    group.add_argument(
+        "--data",
+        default=os.environ.get("GARDEN_DATA"),
+        help="data directory laid out like GARDEN_DATA (default: $GARDEN_DATA)",
+    )
+    group.add_argument("--precision", choices=PRECISIONS, default="auto")
+    group.add_argument("--epochs", type=positive_int, default=10)
+    group.add_argument("--batch-size", type=positive_int, default=32)
+    group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    group.add_argument("--learning-rate", type=positive_float, default=1e-3)
+    group.add_argument(
+        "--lr-decay",
+        type=decay,
+        default=None,
+        help="multiply the learning rate by this factor after every epoch",
+    )
+    group.add_argument(
+        "--lr-decay-start",
+        type=int,
+        default=0,
+        help="epochs at the initial learning rate before --lr-decay applies",
+    )
+    group.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        default=None,
+        help="clip gradients by their global norm",
+    )
+    group.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="stop after this many epochs without validation improvement",
+    )
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument(
+        "--run-dir",
+        default=os.path.join("runs", name),
+        help="TensorBoard logs, checkpoints and resume state of this run",
+    )
+    group.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1)
+    group.add_argument(
+        "--tune", action="store_true", help="run a KerasTuner search first"
+    )
+    group.add_argument("--tuner", choices=TUNERS, default="hyperband")
+    group.add_argument(
+        "--tune-dir",
+        default=os.path.join("runs", name, "tuning"),
+        help="where the search keeps its trials (an existing search resumes)",
+    )
+    group.add_argument("--max-trials", type=positive_int, default=20)
+    group.add_argument(
+        "--export",
+        metavar="DIR",
+        default=None,
+        help="export a SavedModel to DIR/<model-name>/<version>/ and a .keras file",
+    )
+    group.add_argument("--model-name", default=name)
+    parser.set_defaults(**defaults)
+    return parser
+
+
+def parse(parser, argv=None):
+    """Parses the flags; `--data DIR` then acts as `GARDEN_DATA=DIR` for loaders.
+
+    A directory that does not exist is an error here, before any work starts.
+    """
+    args = parser.parse_args(argv)
+    if args.data:
+        if not os.path.isdir(args.data):
+            parser.error(f"argument --data: {args.data!r} is not a directory")
+        os.environ["GARDEN_DATA"] = os.path.abspath(args.data)
+    return args

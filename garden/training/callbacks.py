@@ -1,0 +1,79 @@
+"""The callbacks every recipe trains with: progress, logs, checkpoints, resume."""
+
+import os
+
+import keras
+
+
+class ResetStatesEachEpoch(keras.callbacks.Callback):
+    """Zeroes the states of stateful recurrent layers at each epoch's start.
+
+    Truncated BPTT carries the state from batch to batch within an epoch; a
+    new epoch starts a new pass over the stream, and evaluation starts from
+    zeros too, so the training state never leaks into validation.
+    """
+
+    def _reset(self):
+        for layer in self.model.layers:
+            # Garden sequence layers and DeepRNN both answer to reset_state().
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+                layer.reset_state()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._reset()
+
+    def on_test_begin(self, logs=None):
+        self._reset()
+
+    def on_test_end(self, logs=None):
+        self._reset()
+
+
+def standard_callbacks(
+    run_dir,
+    monitor="val_loss",
+    mode="min",
+    patience=None,
+    stateful=False,
+    tensorboard=True,
+):
+    """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
+
+    Args:
+        run_dir: Directory of this run: `logs/` (TensorBoard), `backup/`
+            (`BackupAndRestore`: a killed run started again with the same
+            `run_dir` resumes from its last finished epoch) and `best.keras`.
+        monitor: The quantity that decides the best checkpoint and early stop.
+        mode: "min" (losses, perplexity) or "max" (accuracy, BLEU).
+        patience: Epochs without improvement before stopping; None never stops
+            early. The best weights are restored when it stops.
+        stateful: Add `ResetStatesEachEpoch` (truncated BPTT).
+        tensorboard: Whether to write TensorBoard logs.
+
+    Returns:
+        A list of `keras.callbacks.Callback`.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, "best.keras"),
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+        ),
+    ]
+    if stateful:
+        callbacks.insert(0, ResetStatesEachEpoch())
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
+    if patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=mode,
+                patience=patience,
+                restore_best_weights=True,
+            )
+        )
+    return callbacks

@@ -1,0 +1,10 @@
+"""KerasTuner pieces the recipes share: the hypermodel, search spaces, tuners."""
+
+from garden.tuning.search import (
+    RecipeHyperModel,
+    make_tuner,
+    optimizer_from_hp,
+    recurrent_from_hp,
+)
+
+__all__ = ["RecipeHyperModel", "make_tuner", "optimizer_from_hp", "recurrent_from_hp"]

@@ -1,0 +1,125 @@
+"""The hypermodel, the shared search spaces and the tuners every recipe uses."""
+
+import keras_tuner
+
+from garden.training.optimizers import make_optimizer
+from garden.training.precision import set_precision
+
+# Learning-rate ranges by optimizer family (a conditional hyperparameter):
+# plain and accumulated-gradient methods want large steps, adaptive ones small.
+LEARNING_RATE_RANGES = {
+    ("sgd", "momentum", "adagrad", "adadelta"): (1e-2, 2.0),
+    ("rmsprop", "adam"): (1e-4, 1e-2),
+}
+
+
+class RecipeHyperModel(keras_tuner.HyperModel):
+    """Builds one trial's model from a recipe's `build_model(hp)`.
+
+    KerasTuner clears the Keras session before every trial, which resets the
+    global dtype policy to float32; `build` sets the recipe's precision again
+    first, so every trial trains in the precision the user chose.
+
+    Args:
+        build_model: `hp -> compiled keras.Model`.
+        precision: One of `garden.training.PRECISIONS`.
+        name: The hypermodel's name.
+    """
+
+    def __init__(self, build_model, precision, name=None):
+        super().__init__(name=name)
+        self.build_model = build_model
+        self.precision = precision
+
+    def build(self, hp):
+        set_precision(self.precision)
+        return self.build_model(hp)
+
+
+def optimizer_from_hp(hp, optimizers=("sgd", "momentum", "adagrad", "adam")):
+    """An optimizer, its learning rate and its clip norm from hyperparameters.
+
+    The learning-rate range depends on the optimizer chosen, and the clip norm
+    exists only when clipping is on (conditional hyperparameters).
+
+    Args:
+        hp: `keras_tuner.HyperParameters`.
+        optimizers: The optimizer names to choose from.
+
+    Returns:
+        A `keras.optimizers.Optimizer`.
+    """
+    name = hp.Choice("optimizer", list(optimizers))
+    learning_rate = None
+    for family, (low, high) in LEARNING_RATE_RANGES.items():
+        members = [member for member in family if member in optimizers]
+        if name in members:
+            with hp.conditional_scope("optimizer", members):
+                learning_rate = hp.Float(
+                    f"learning_rate_{members[0]}", low, high, sampling="log"
+                )
+    clip_norm = None
+    if hp.Boolean("clip_gradients", default=True):
+        with hp.conditional_scope("clip_gradients", [True]):
+            clip_norm = hp.Float("clip_norm", 0.25, 5.0, sampling="log")
+    return make_optimizer(name, learning_rate, clip_norm=clip_norm)
+
+
+def recurrent_from_hp(hp, cells=("rnn", "gru", "lstm"), max_layers=3):
+    """The recurrent part of a model from hyperparameters.
+
+    Returns:
+        A dict with `cell`, `units`, `num_layers` and `dropout`.
+    """
+    return {
+        "cell": hp.Choice("cell", list(cells)),
+        "units": hp.Int("units", 64, 512, step=64),
+        "num_layers": hp.Int("num_layers", 1, max_layers),
+        "dropout": hp.Float("dropout", 0.0, 0.5, step=0.1),
+    }
+
+
+def make_tuner(
+    kind,
+    hypermodel,
+    objective,
+    directory,
+    project_name,
+    max_trials=20,
+    max_epochs=10,
+    seed=0,
+):
+    """A KerasTuner tuner whose results live in `directory/project_name`.
+
+    An existing search in that directory is resumed, not overwritten.
+
+    Args:
+        kind: "hyperband" (Li et al., 2018) or "random".
+        hypermodel: A `RecipeHyperModel`.
+        objective: A `keras_tuner.Objective` (e.g. validation perplexity, min).
+        directory: The directory the user names for the search.
+        project_name: Sub-directory of this search.
+        max_trials: Trials of the random search.
+        max_epochs: Most epochs one Hyperband model trains.
+        seed: Seed of the search.
+
+    Returns:
+        The tuner.
+    """
+    common = dict(
+        objective=objective,
+        directory=directory,
+        project_name=project_name,
+        seed=seed,
+        overwrite=False,
+    )
+    if kind == "hyperband":
+        return keras_tuner.Hyperband(
+            hypermodel, max_epochs=max_epochs, factor=3, **common
+        )
+    if kind == "random":
+        return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    raise ValueError(
+        "Received an invalid value for argument `kind`, expected one of "
+        f"['hyperband', 'random'], got {kind!r}."
+    )

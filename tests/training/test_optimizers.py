@@ -1,0 +1,69 @@
+import keras
+import pytest
+
+from garden.training import OPTIMIZERS, make_optimizer
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_lecture_optimizer(name):
+    optimizer = make_optimizer(name, 0.5, clip_norm=1.0)
+    expected = {
+        "sgd": keras.optimizers.SGD,
+        "momentum": keras.optimizers.SGD,
+        "adagrad": keras.optimizers.Adagrad,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adadelta": keras.optimizers.Adadelta,
+        "adam": keras.optimizers.Adam,
+    }[name]
+    assert type(optimizer) is expected
+    assert optimizer.global_clipnorm == 1.0
+    if name in ("sgd", "momentum"):
+        assert optimizer.momentum == (0.9 if name == "momentum" else 0.0)
+
+
+def test_clipping_bounds_the_update():
+    variable = keras.Variable([0.0, 0.0])
+    optimizer = make_optimizer("sgd", 1.0, clip_norm=0.5)
+    optimizer.apply_gradients([(keras.ops.convert_to_tensor([30.0, 40.0]), variable)])
+    # The gradient of norm 50 is scaled to norm 0.5: a step of (-0.3, -0.4).
+    assert [round(float(v), 5) for v in variable.numpy()] == [-0.3, -0.4]
+
+
+def test_learning_rate_decays_by_steps():
+    optimizer = make_optimizer("sgd", 1.0, decay_rate=0.5, decay_steps=10)
+    variable = keras.Variable([0.0])
+    rates = {}
+    for step in range(26):
+        rates[step] = round(float(optimizer.learning_rate), 4)
+        optimizer.apply_gradients([(keras.ops.zeros((1,)), variable)])
+    assert [rates[step] for step in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_learning_rate_decay_can_start_late():
+    optimizer = make_optimizer(
+        "sgd", 1.0, decay_rate=0.5, decay_steps=10, decay_start=40
+    )
+    variable = keras.Variable([0.0])
+    rates = {}
+    for step in range(61):
+        rates[step] = round(float(optimizer.learning_rate), 4)
+        optimizer.apply_gradients([(keras.ops.zeros((1,)), variable)])
+    assert [rates[step] for step in (0, 40, 41, 50, 51, 60)] == [
+        1.0,
+        1.0,
+        0.5,
+        0.5,
+        0.25,
+        0.25,
+    ]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="`optimizer`.*'adam'"):
+        make_optimizer("lbfgs")
+    with pytest.raises(ValueError, match="`learning_rate`"):
+        make_optimizer("adam", 0.0)
+    with pytest.raises(ValueError, match="`clip_norm`"):
+        make_optimizer("adam", clip_norm=-1)
+    with pytest.raises(ValueError, match="`decay_rate`"):
+        make_optimizer("adam", decay_rate=1.5)

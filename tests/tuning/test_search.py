@@ -1,0 +1,105 @@
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp
+
+X = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+Y = (X.sum(axis=1, keepdims=True) > 0).astype("float32")
+
+
+# KerasTuner deep-copies callbacks for every trial, so they report here.
+SEEN = []
+
+
+class RecordPolicy(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        SEEN.append(
+            (keras.config.dtype_policy().name, self.model.layers[0].compute_dtype)
+        )
+
+
+def build(hp):
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Int("units", 2, 8, step=2), activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid", dtype="float32"),
+        ]
+    )
+    model.compile(optimizer=optimizer_from_hp(hp), loss="binary_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_every_trial_trains_in_the_chosen_precision(precision, tmp_path):
+    SEEN.clear()
+    tuner = make_tuner(
+        "random",
+        RecipeHyperModel(build, precision),
+        "val_loss",
+        directory=str(tmp_path),
+        project_name="policy",
+        max_trials=2,
+    )
+    keras.config.set_dtype_policy("float32")
+    tuner.search(
+        X, Y, validation_data=(X, Y), epochs=1, callbacks=[RecordPolicy()], verbose=0
+    )
+    compute = precision.split("_")[1]
+    assert SEEN == [(precision, compute)] * 2
+
+
+def test_a_search_resumes_in_its_directory(tmp_path):
+    def tuner(max_trials):
+        return make_tuner(
+            "random",
+            RecipeHyperModel(build, "float32"),
+            "val_loss",
+            directory=str(tmp_path),
+            project_name="resume",
+            max_trials=max_trials,
+        )
+
+    first = tuner(1)
+    first.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    trial_id = first.oracle.get_best_trials(1)[0].trial_id
+    second = tuner(2)
+    assert trial_id in second.oracle.trials
+    second.search(X, Y, validation_data=(X, Y), epochs=1, verbose=0)
+    assert len(second.oracle.trials) == 2
+    assert second.get_best_models(1)[0].predict(X, verbose=0).shape == (32, 1)
+
+
+def test_hyperband_is_the_default_kind(tmp_path):
+    tuner = make_tuner(
+        "hyperband",
+        RecipeHyperModel(build, "float32"),
+        "val_loss",
+        directory=str(tmp_path),
+        project_name="hb",
+        max_epochs=3,
+    )
+    assert isinstance(tuner.oracle, keras_tuner.oracles.HyperbandOracle)
+    with pytest.raises(ValueError, match="`kind`"):
+        make_tuner("grid", RecipeHyperModel(build, "float32"), "val_loss", "d", "p")
+
+
+def test_learning_rate_range_depends_on_the_optimizer():
+    for name, active, low in (
+        ("sgd", "learning_rate_sgd", 1e-2),
+        ("adam", "learning_rate_adam", 1e-4),
+    ):
+        hp = keras_tuner.HyperParameters()
+        hp.Fixed("optimizer", name)
+        optimizer = optimizer_from_hp(hp)
+        assert hp.is_active(active)
+        assert hp.get(active) >= low
+        others = [n for n in ("learning_rate_sgd", "learning_rate_adam") if n != active]
+        assert all(not hp.is_active(n) for n in others if n in hp)
+        assert float(optimizer.learning_rate) == pytest.approx(hp.get(active))
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("clip_gradients", False)
+    assert optimizer_from_hp(hp).global_clipnorm is None
+    assert "clip_norm" not in hp.values or not hp.is_active("clip_norm")
