@@ -31,6 +31,20 @@ def positive_float(text):
     return value
 
 
+def bounded_int(limit):
+    """argparse type: an integer in [1, limit]."""
+
+    def parse(text):
+        value = positive_int(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer of at most {limit}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
 def rate(text):
     """argparse type: a float in [0, 1)."""
     try:

@@ -1,0 +1,132 @@
+"""Export of a language model: raw text in, generated text or scores out."""
+
+import keras
+import tensorflow as tf
+
+from garden.decoding import generate
+from garden.export.serving import write_version
+
+MAX_LENGTH_LIMIT = 1000
+
+
+class _Sampler(keras.layers.Layer):
+    """Holds the seed generator of the served sampling loop, so export tracks it."""
+
+    def __init__(self, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        return inputs
+
+
+def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
+    """An `ExportArchive` with the two signatures of a served language model.
+
+    `serving_default(prompt, max_length, temperature)`:
+        prompt: string `(batch,)`; max_length: int32 scalar, clipped to
+        [0, 1000]; temperature: float32 scalar, <= 0 means greedy.
+        Returns `generated_text` (batch,): the continuation of each prompt,
+        tokens joined by `separator`. A prompt with no tokens gives "".
+    `score(text)`:
+        text: string `(batch,)`. Returns `mean_nll` (batch,), the mean negative
+        log-likelihood in nats of each token given the ones before it, and
+        `token_count` (batch,), the tokens scored (all but the first). A
+        client's perplexity of a corpus is exp(sum(mean_nll * token_count) /
+        sum(token_count)).
+
+    Tokenizer and vocabulary run in the graph: unseen tokens map to <unk>.
+
+    Args:
+        generator: A model from `garden.models.language_model.generation_model`.
+        tokenizer: The training tokenizer (`garden.data`).
+        vocabulary: The training `Vocabulary`.
+        separator: "" for characters, " " for words.
+        seed: Seed of the sampling.
+
+    Returns:
+        The `keras.export.ExportArchive`.
+    """
+    lookup = vocabulary.to_string_lookup()
+    inverse = vocabulary.to_string_lookup(invert=True)
+    for layer in (lookup, inverse):
+        layer.build(None)
+    sampler = _Sampler(seed)
+    sampler.build(None)
+    state_sizes = [state.shape[-1] for state in generator.inputs[1:]]
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.track(lookup)
+    archive.track(inverse)
+    archive.track(sampler)
+
+    def ids_of(texts):
+        tokens = tokenizer.tokenize_graph(texts)
+        ids = tf.cast(lookup(tokens), tf.int32)
+        return ids.to_tensor(0), tokens.row_lengths()
+
+    def zeros(batch):
+        return [tf.zeros((batch, size)) for size in state_sizes]
+
+    def step(ids, states):
+        logits, *states = generator([ids, *states], training=False)
+        return logits, states
+
+    def serve(prompt, max_length, temperature):
+        ids, lengths = ids_of(prompt)
+        batch = tf.shape(ids)[0]
+        # At least one column, so an all-empty batch still runs (and gives "").
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        generated, length = generate(
+            step,
+            ids,
+            zeros(batch),
+            max_length,
+            temperature=temperature,
+            seed=sampler.seed_generator,
+            max_length_limit=MAX_LENGTH_LIMIT,
+        )
+        words = inverse(generated[:, :length])
+        text = tf.strings.reduce_join(words, axis=-1, separator=separator)
+        return {"generated_text": tf.where(lengths > 0, text, "")}
+
+    def score(text):
+        ids, lengths = ids_of(text)
+        logits, *_ = generator([ids, *zeros(tf.shape(ids)[0])], training=False)
+        targets = ids[:, 1:]
+        nll = keras.losses.sparse_categorical_crossentropy(
+            targets, logits[:, :-1], from_logits=True
+        )
+        weights = tf.cast(targets != 0, nll.dtype)
+        count = tf.reduce_sum(weights, axis=-1)
+        mean = tf.math.divide_no_nan(tf.reduce_sum(nll * weights, axis=-1), count)
+        return {"mean_nll": mean, "token_count": tf.cast(count, tf.int32)}
+
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="max_length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+        ],
+    )
+    archive.add_endpoint(
+        "score", score, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
+    )
+    return archive
+
+
+def export_language_model(
+    generator, tokenizer, vocabulary, root, model_name, separator, seed=0
+):
+    """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
+
+    Returns:
+        The version directory.
+    """
+    archive = language_model_archive(generator, tokenizer, vocabulary, separator, seed)
+    path = write_version(root, model_name, archive.write_out)
+    generator.save(f"{path}.keras")
+    return path

@@ -1,0 +1,218 @@
+"""Recurrent language models: embedding -> deep RNN -> logits over the vocabulary."""
+
+import keras
+
+from garden.layers import DeepRNN
+from garden.training.metrics import Perplexity, masked_cross_entropy
+
+
+def build_language_model(
+    vocab_size,
+    cell="lstm",
+    units=256,
+    num_layers=1,
+    embedding_dim=None,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    tie_weights=False,
+    residual=False,
+    stateful=False,
+    batch_size=None,
+    random_truncation=0.0,
+    mask_zero=False,
+    return_state=False,
+    name="language_model",
+):
+    """A recurrent language model as a functional `keras.Model`.
+
+        E_t = embed(x_t)           (one-hot when `embedding_dim` is None)
+        H_t = DeepRNN(dropout(E))_t
+        logits_t = dropout(H_t) W_out + b_out     (W_out = E^T with tying)
+
+    Dropout is applied to the embeddings, between recurrent layers and before
+    the output layer (Zaremba et al., 2014); `recurrent_dropout` adds a mask on
+    the recurrent connections that stays the same at every step (Gal and
+    Ghahramani, 2016). With `tie_weights` the output layer reuses the input
+    embedding matrix (Press and Wolf, 2017; Inan et al., 2017), projecting the
+    top layer to `embedding_dim` first when the widths differ. Logits are
+    float32 under every precision policy.
+
+    Args:
+        vocab_size: Number of token ids.
+        cell: "lstm", "gru" or "rnn".
+        units: Hidden size of every layer.
+        num_layers: Number of recurrent layers.
+        embedding_dim: Embedding width; None for one-hot inputs (characters).
+        dropout: Dropout rate on embeddings, between layers and on the output.
+        recurrent_dropout: Variational dropout rate on the recurrent state.
+        tie_weights: Share the embedding matrix with the output layer.
+        residual: Residual connections between recurrent layers.
+        stateful: Carry states across batches (truncated BPTT); needs
+            `batch_size`.
+        batch_size: Fixed batch size (stateful models), else None.
+        random_truncation: Randomized truncation probability (see
+            `garden.layers.recurrent.RecurrentLayer`).
+        mask_zero: Treat id 0 as padding (batches of padded sentences and
+            batched prompts of different lengths).
+        return_state: Build the generation model: inputs `[ids, *states]`,
+            outputs `[logits, *states]`, for `garden.decoding.generate`.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from int ids `(batch, steps)` to float32 logits
+        `(batch, steps, vocab_size)`.
+
+    Example:
+
+    >>> model = build_language_model(50, units=16, embedding_dim=8)
+    >>> import numpy as np
+    >>> tuple(model(np.ones((2, 7), "int32")).shape)
+    (2, 7, 50)
+    """
+    if stateful and batch_size is None:
+        raise ValueError(
+            "Received an invalid value for argument `batch_size`, expected a "
+            "positive integer with `stateful=True`, got None."
+        )
+    if tie_weights and embedding_dim is None:
+        raise ValueError(
+            "Received an invalid value for argument `tie_weights`, expected False "
+            "for one-hot inputs (`embedding_dim=None`): there is no embedding "
+            "matrix to share."
+        )
+    tokens = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
+    if embedding_dim is None:
+        # One-hot inputs: a frozen identity embedding, so ids need no other path.
+        embedding = keras.layers.Embedding(
+            vocab_size,
+            vocab_size,
+            embeddings_initializer="identity",
+            trainable=False,
+            mask_zero=mask_zero,
+            name="one_hot",
+        )
+    elif tie_weights:
+        embedding = keras.layers.ReversibleEmbedding(
+            vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
+        )
+    else:
+        embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
+        )
+    x = embedding(tokens)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    rnn = DeepRNN(
+        units,
+        num_layers=num_layers,
+        cell=cell,
+        dropout=dropout,
+        residual=residual,
+        return_state=return_state,
+        stateful=stateful,
+        layer_kwargs={
+            "recurrent_dropout": recurrent_dropout,
+            "random_truncation": random_truncation,
+        },
+        name="rnn",
+    )
+    state_inputs = []
+    if return_state:
+        state_inputs = [
+            keras.Input((size,), batch_size=batch_size, name=f"state_{index}")
+            for index, size in enumerate(
+                size for size in rnn.units for _ in range(rnn.states_per_layer)
+            )
+        ]
+        x, *states = rnn(x, initial_state=state_inputs)
+    else:
+        x = rnn(x)
+    x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    if tie_weights:
+        if units != embedding_dim:
+            x = keras.layers.Dense(embedding_dim, name="projection")(x)
+        logits = embedding(x, reverse=True)
+        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(
+            logits
+        )
+    else:
+        logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
+    if return_state:
+        return keras.Model([tokens, *state_inputs], [logits, *states], name=name)
+    return keras.Model(tokens, logits, name=name)
+
+
+def compile_language_model(model, optimizer):
+    """Compiles with the masked cross-entropy and the perplexity metric."""
+    model.compile(
+        optimizer=optimizer,
+        loss=masked_cross_entropy(pad_id=0),
+        metrics=[Perplexity(pad_id=0)],
+    )
+    return model
+
+
+def generation_model(config, weights):
+    """The float32, stateless, state-in/state-out twin of a trained model.
+
+    Args:
+        config: The `build_language_model` arguments of the trained model.
+        weights: Its `get_weights()`.
+
+    Returns:
+        A model for `garden.decoding.generate` and for export: inputs
+        `[ids, *states]`, outputs `[logits, *states]`, padding-aware.
+    """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        options = {**config, "stateful": False, "batch_size": None}
+        model = build_language_model(
+            **options, mask_zero=True, return_state=True, name="generator"
+        )
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.set_weights(weights)
+    return model
+
+
+def zero_states(model, batch_size):
+    """Zero initial states for a generation model's state inputs."""
+    return [
+        keras.ops.zeros((batch_size, state.shape[-1]), "float32")
+        for state in model.inputs[1:]
+    ]
+
+
+def stream_perplexity(config, weights, token_ids, batch_size=10, num_steps=35):
+    """Perplexity of a token stream read in order with the state carried along.
+
+    The standard evaluation of Penn Treebank models: the stream is laid out in
+    `batch_size` rows (see `garden.data.partition_sequential`) and a stateful
+    copy of the model reads it batch after batch, so every token but the
+    first of each row sees all the context before it.
+
+    Args:
+        config: The `build_language_model` arguments of the trained model.
+        weights: Its `get_weights()`.
+        token_ids: The 1-D stream.
+        batch_size, num_steps: Layout of the stream.
+
+    Returns:
+        `(perplexity, tokens)`.
+    """
+    from garden.data.language_model import partition_sequential
+
+    options = {**config, "stateful": True, "batch_size": batch_size}
+    options["random_truncation"] = 0.0
+    model = build_language_model(**options, name="stream_evaluator")
+    model.set_weights(weights)
+    model.compile(
+        loss=masked_cross_entropy(pad_id=None), metrics=[Perplexity(pad_id=None)]
+    )
+    dataset = partition_sequential(
+        token_ids, batch_size, num_steps, random_offset=False
+    )
+    results = model.evaluate(dataset, verbose=0, return_dict=True)
+    # The layout drops the tail that does not fill a whole batch.
+    batches = (len(token_ids) - 1) // batch_size // num_steps
+    return results["perplexity"], batches * batch_size * num_steps

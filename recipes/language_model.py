@@ -1,0 +1,331 @@
+"""Recurrent language models on The Time Machine and the Penn Treebank.
+
+Trains a character- or word-level language model (garden RNN, GRU or LSTM,
+one or more layers, dropout, optional weight tying) with one of the three
+ways the lectures teach backpropagation through time:
+
+    full        every sentence (line) is one sequence, padded, loss masked
+    truncated   a stateful model reads the stream in windows of --num-steps;
+                the state carries on, gradients stop at window boundaries
+    randomized  as truncated, plus truncation at random steps with the
+                surviving gradients rescaled (Tallec and Ollivier, 2017)
+
+It reports perplexity on train, validation and test (the stream read in order
+with the state carried along), n-gram baselines on the same token streams,
+samples from a prompt (greedy, temperature, top-k, top-p), and can tune
+(KerasTuner) and export a SavedModel that takes raw text. Results and the
+commands that reproduce them are in the README.
+
+    python -m recipes.language_model --corpus timemachine --level char --cell lstm
+    python -m recipes.language_model --corpus ptb --num-layers 2 --units 200 \\
+        --bptt truncated --epochs 13
+"""
+
+import math
+import os
+
+import keras
+import keras_tuner
+import numpy as np
+
+from garden import cli, data
+from garden.decoding import generate
+from garden.export import export_language_model
+from garden.export.language_model import MAX_LENGTH_LIMIT
+from garden.models import NGramLanguageModel
+from garden.models.language_model import (
+    build_language_model,
+    compile_language_model,
+    generation_model,
+    stream_perplexity,
+    zero_states,
+)
+from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp
+
+BPTT_MODES = ("full", "truncated", "randomized")
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="language_model", epochs=10
+    )
+    task = parser.add_argument_group("language model")
+    task.add_argument("--corpus", choices=("timemachine", "ptb"), default="ptb")
+    task.add_argument(
+        "--level",
+        choices=("char", "word"),
+        default=None,
+        help="default: char for timemachine, word for ptb",
+    )
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
+    task.add_argument("--units", type=cli.positive_int, default=200)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=None,
+        help="0 for one-hot inputs; default 200 for words, one-hot for characters",
+    )
+    task.add_argument("--dropout", type=cli.rate, default=0.0)
+    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument("--tie-weights", action="store_true")
+    task.add_argument("--residual", action="store_true")
+    task.add_argument("--bptt", choices=BPTT_MODES, default="truncated")
+    task.add_argument("--num-steps", type=cli.positive_int, default=35)
+    task.add_argument("--truncation-probability", type=cli.rate, default=0.1)
+    task.add_argument(
+        "--ngram-orders",
+        type=cli.positive_int,
+        nargs="*",
+        default=[],
+        help="n-gram baselines to score on the same streams (e.g. 2 3 4 5)",
+    )
+    task.add_argument("--prompt", default=None, help="text to continue")
+    task.add_argument(
+        "--max-length", type=cli.bounded_int(MAX_LENGTH_LIMIT), default=50
+    )
+    task.add_argument("--temperature", type=cli.positive_float, default=0.8)
+    task.add_argument("--top-k", type=cli.positive_int, default=10)
+    task.add_argument("--top-p", type=cli.positive_float, default=0.9)
+    args = cli.parse(parser, argv)
+    if args.level is None:
+        args.level = "char" if args.corpus == "timemachine" else "word"
+    if args.corpus == "ptb" and args.level == "char":
+        parser.error("argument --level: ptb is a word-level corpus, use --level word")
+    if args.embedding_dim is None:
+        args.embedding_dim = 0 if args.level == "char" else 200
+    if args.embedding_dim < 0:
+        parser.error("argument --embedding-dim: expected 0 (one-hot) or more")
+    if args.tie_weights and args.embedding_dim == 0:
+        parser.error("argument --tie-weights: needs --embedding-dim > 0")
+    if args.top_p > 1:
+        parser.error("argument --top-p: expected a number in (0, 1]")
+    if args.prompt is not None and not args.prompt.strip():
+        parser.error("argument --prompt: expected a non-empty text")
+    return args
+
+
+def load_corpus(args):
+    """Texts per split and the tokenizer: the recipe's only corpus-specific part."""
+    if args.corpus == "ptb":
+        splits = {split: data.load_ptb(split) for split in ("train", "valid", "test")}
+        return splits, data.WordTokenizer("whitespace"), True
+    text = data.load_time_machine()
+    cut = int(0.9 * len(text))
+    splits = {"train": [text[:cut]], "valid": [text[cut:]]}
+    if args.level == "char":
+        return splits, data.CharacterTokenizer("letters_only"), False
+    return splits, data.WordTokenizer("letters_only"), False
+
+
+def model_config(args, vocab_size):
+    return {
+        "vocab_size": vocab_size,
+        "cell": args.cell,
+        "units": args.units,
+        "num_layers": args.num_layers,
+        "embedding_dim": args.embedding_dim or None,
+        "dropout": args.dropout,
+        "recurrent_dropout": args.recurrent_dropout,
+        "tie_weights": args.tie_weights,
+        "residual": args.residual,
+    }
+
+
+def training_options(args):
+    """What the BPTT mode changes in the model: state carrying, truncation, masks."""
+    if args.bptt == "full":
+        return {"mask_zero": True}
+    options = {"stateful": True, "batch_size": args.batch_size}
+    if args.bptt == "randomized":
+        options["random_truncation"] = args.truncation_probability
+    return options
+
+
+def datasets(args, texts, tokenizer, vocabulary, streams):
+    valid = data.partition_sequential(
+        streams["valid"], args.batch_size, args.num_steps, random_offset=False
+    )
+    if args.bptt == "full":
+        # Whole sentences for PTB (one per line), whole lines of the novel.
+        sentences = [line for text in texts["train"] for line in text.splitlines()]
+        train = data.sentence_dataset(
+            sentences, tokenizer, vocabulary, args.batch_size, seed=args.seed
+        )
+    else:
+        train = data.partition_sequential(
+            streams["train"], args.batch_size, args.num_steps, seed=args.seed
+        )
+    return train, valid
+
+
+def config_from_hp(hp, base_config):
+    """The recipe's search space: model size, cell, dropout, embedding."""
+    config = {
+        **base_config,
+        "cell": hp.Choice("cell", ["rnn", "gru", "lstm"]),
+        "units": hp.Int("units", 64, 512, step=64),
+        "num_layers": hp.Int("num_layers", 1, 3),
+        "dropout": hp.Float("dropout", 0.0, 0.5, step=0.1),
+    }
+    if base_config["embedding_dim"]:
+        config["embedding_dim"] = hp.Int("embedding_dim", 64, 512, step=64)
+        config["tie_weights"] = hp.Boolean("tie_weights")
+    return config
+
+
+def tuned_config(args, base_config, train, valid):
+    """Runs the KerasTuner search; returns the best config and its fresh model."""
+
+    def build(hp):
+        config = config_from_hp(hp, base_config)
+        model = build_language_model(**config, **training_options(args))
+        return compile_language_model(model, optimizer_from_hp(hp))
+
+    hypermodel = RecipeHyperModel(build, args.precision, name="language_model")
+    tuner = make_tuner(
+        args.tuner,
+        hypermodel,
+        keras_tuner.Objective("val_perplexity", "min"),
+        directory=args.tune_dir,
+        project_name=f"{args.corpus}_{args.level}_{args.bptt}",
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        seed=args.seed,
+    )
+    tuner.search(
+        train,
+        validation_data=valid,
+        epochs=args.epochs,
+        callbacks=standard_callbacks(
+            os.path.join(args.run_dir, "search"),
+            stateful=args.bptt != "full",
+            tensorboard=False,
+        ),
+        verbose=args.verbose,
+    )
+    tuner.results_summary(num_trials=3)
+    best = tuner.get_best_hyperparameters(1)[0]
+    return config_from_hp(best, base_config), hypermodel.build(best)
+
+
+def report_ngrams(orders, streams, vocab_size):
+    print("\nn-gram baselines (interpolated Kneser-Ney), perplexity:")
+    print("| n | " + " | ".join(split for split in streams) + " |")
+    print("|---" * (len(streams) + 1) + "|")
+    for order in orders:
+        ngram = NGramLanguageModel(order).fit(streams["train"], vocab_size)
+        row = [f"{ngram.perplexity(ids):.2f}" for ids in streams.values()]
+        print(f"| {order} | " + " | ".join(row) + " |")
+
+
+def show_samples(args, generator, tokenizer, vocabulary):
+    prompt_ids = vocabulary.encode(tokenizer.tokenize(args.prompt))
+    if not prompt_ids:
+        print(f"\nThe prompt {args.prompt!r} has no tokens in this vocabulary.")
+        return
+    separator = "" if args.level == "char" else " "
+    prompt = np.array([prompt_ids], "int32")
+
+    def step(ids, states):
+        logits, *states = generator([ids, *states])
+        return logits, states
+
+    settings = {
+        "greedy": dict(temperature=0.0),
+        f"temperature {args.temperature}": dict(temperature=args.temperature),
+        f"top-k {args.top_k}": dict(temperature=1.0, top_k=args.top_k),
+        f"top-p {args.top_p}": dict(temperature=1.0, top_p=args.top_p),
+    }
+    print(f"\nContinuations of {args.prompt!r}:")
+    for label, options in settings.items():
+        ids, _ = generate(
+            step,
+            prompt,
+            zero_states(generator, 1),
+            args.max_length,
+            seed=args.seed,
+            **options,
+        )
+        text = separator.join(vocabulary.decode(np.asarray(ids)[0]))
+        print(f"  {label:>16}: {text}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    policy = set_precision(args.precision)
+    keras.utils.set_random_seed(args.seed)
+    texts, tokenizer, append_eos = load_corpus(args)
+    vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
+    streams = {
+        split: data.token_stream(split_texts, tokenizer, vocabulary, append_eos)
+        for split, split_texts in texts.items()
+    }
+    print(
+        f"{args.corpus} ({args.level}): "
+        + ", ".join(f"{split} {len(ids):,} tokens" for split, ids in streams.items())
+        + f"; vocabulary {len(vocabulary):,}; precision {policy}; BPTT {args.bptt}."
+    )
+    if args.ngram_orders:
+        report_ngrams(args.ngram_orders, streams, len(vocabulary))
+
+    train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
+    config = model_config(args, len(vocabulary))
+    if args.tune:
+        config, model = tuned_config(args, config, train, valid)
+    else:
+        model = build_language_model(**config, **training_options(args))
+        steps_per_epoch = len(streams["train"]) // (args.batch_size * args.num_steps)
+        optimizer = make_optimizer(
+            args.optimizer,
+            args.learning_rate,
+            clip_norm=args.clip_norm,
+            decay_rate=args.lr_decay,
+            decay_steps=max(steps_per_epoch, 1),
+            decay_start=args.lr_decay_start * steps_per_epoch,
+        )
+        compile_language_model(model, optimizer)
+    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
+    history = model.fit(
+        train,
+        validation_data=valid,
+        epochs=args.epochs,
+        callbacks=standard_callbacks(
+            args.run_dir,
+            monitor="val_perplexity",
+            patience=args.patience,
+            stateful=args.bptt != "full",
+        ),
+        verbose=args.verbose,
+    )
+
+    weights = model.get_weights()
+    print("\nPerplexity (each stream read in order, state carried along):")
+    print(
+        f"  train (last epoch, while training): {history.history['perplexity'][-1]:.2f}"
+    )
+    for split in [s for s in ("valid", "test") if s in streams]:
+        perplexity, count = stream_perplexity(config, weights, streams[split])
+        print(
+            f"  {split}: {perplexity:.2f} over {count:,} tokens "
+            f"(cross-entropy {math.log(perplexity):.4f} nats)"
+        )
+
+    generator = generation_model(config, weights)
+    if args.prompt:
+        show_samples(args, generator, tokenizer, vocabulary)
+    if args.export:
+        path = export_language_model(
+            generator,
+            tokenizer,
+            vocabulary,
+            args.export,
+            args.model_name,
+            separator="" if args.level == "char" else " ",
+        )
+        print(f"\nExported to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The language-model recipe end to end on The Time Machine, small and fast."""
+
+import os
+
+import numpy as np
+import pytest
+
+from recipes import language_model as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--corpus", "timemachine", "--units", "16", "--num-layers", "1",
+    "--epochs", "1", "--batch-size", "32", "--num-steps", "16", "--verbose", "0",
+]  # fmt: skip
+
+
+def perplexities(output):
+    lines = [line for line in output.splitlines() if line.strip().startswith("valid:")]
+    return [float(line.split()[1]) for line in lines]
+
+
+@pytest.mark.parametrize("bptt", recipe.BPTT_MODES)
+def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--bptt", bptt, "--run-dir", str(tmp_path), "--lr-decay", "0.9"]
+    )
+    output = capsys.readouterr().out
+    (valid,) = perplexities(output)
+    # 27 letters and a space: one epoch of a tiny model already beats uniform.
+    assert 1.0 < valid < 27.0
+    assert f"BPTT {bptt}" in output
+    assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
+
+
+def test_mode_decides_state_carrying_and_truncation():
+    full = recipe.parse_args([*SMALL, "--bptt", "full"])
+    truncated = recipe.parse_args([*SMALL, "--bptt", "truncated"])
+    randomized = recipe.parse_args(
+        [*SMALL, "--bptt", "randomized", "--truncation-probability", "0.2"]
+    )
+    assert recipe.training_options(full) == {"mask_zero": True}
+    assert recipe.training_options(truncated) == {"stateful": True, "batch_size": 32}
+    assert recipe.training_options(randomized)["random_truncation"] == 0.2
+    model = recipe.build_language_model(
+        vocab_size=31, units=8, num_layers=2, **recipe.training_options(randomized)
+    )
+    layers = model.get_layer("rnn").recurrent_layers
+    assert all(layer.stateful and layer.random_truncation == 0.2 for layer in layers)
+
+
+def test_ngram_baselines_samples_and_export(tmp_path, capsys):
+    recipe.main(
+        [
+            *SMALL,
+            "--run-dir", str(tmp_path / "run"),
+            "--ngram-orders", "2", "3",
+            "--prompt", "the time traveller",
+            "--max-length", "12",
+            "--export", str(tmp_path / "exports"),
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "| 3 |" in output and "Continuations of 'the time traveller'" in output
+    for label in ("greedy", "temperature 0.8", "top-k 10", "top-p 0.9"):
+        line = next(line for line in output.splitlines() if f"{label}:" in line)
+        assert len(line.split(":", 1)[1].strip("\n")) == 13  # space + 12 characters
+    assert os.path.isdir(tmp_path / "exports" / "language_model" / "1")
+
+
+def test_tuning_searches_then_retrains(tmp_path, capsys):
+    recipe.main(
+        [
+            *SMALL,
+            "--tune", "--tuner", "random", "--max-trials", "2",
+            "--tune-dir", str(tmp_path / "search"),
+            "--run-dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "Best val_perplexity" in output or "Score:" in output
+    trials = [
+        d
+        for d in os.listdir(tmp_path / "search" / "timemachine_char_truncated")
+        if d.startswith("trial_")
+    ]
+    assert len(trials) == 2
+    assert np.isfinite(perplexities(output)[0])
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--prompt", "  "], "--prompt"),
+        (["--max-length", "0"], "--max-length"),
+        (["--max-length", "1000000000"], "--max-length"),
+        (["--temperature", "0"], "--temperature"),
+        (["--temperature", "-1"], "--temperature"),
+        (["--corpus", "ptb", "--level", "char"], "--level"),
+        (["--data", "/no/such/dir"], "--data"),
+    ],
+)
+def test_bad_flags_fail_clearly(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.parse_args([*SMALL, *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
