@@ -106,3 +106,15 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_stateful_training_under_mixed_precision(precision, tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--precision", precision, "--run-dir", str(tmp_path),
+         "--prompt", "time", "--max-length", "5"]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert f"precision {precision}" in output
+    (valid,) = perplexities(output)
+    assert np.isfinite(valid) and valid < 27.0
