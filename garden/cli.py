@@ -20,15 +20,29 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
-    """argparse type: a float > 0."""
+def _number(text, accept, expected):
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        value = None
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_float(text):
+    """argparse type: a float > 0."""
+    return _number(text, lambda value: value > 0, "a positive number")
+
+
+def rate(text):
+    """argparse type: a float in [0, 1)."""
+    return _number(text, lambda value: 0 <= value < 1, "a number in [0, 1)")
+
+
+def decay(text):
+    """argparse type: a float in (0, 1]."""
+    return _number(text, lambda value: 0 < value <= 1, "a number in (0, 1]")
 
 
 def bounded_int(limit):
@@ -43,28 +57,6 @@ def bounded_int(limit):
         return value
 
     return parse
-
-
-def rate(text):
-    """argparse type: a float in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
-
-
-def decay(text):
-    """argparse type: a float in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return value
 
 
 def recipe_parser(description, name, **defaults):
