@@ -81,6 +81,13 @@ def parse_args(argv=None):
         default=[],
         help="n-gram baselines to score on the same streams (e.g. 2 3 4 5)",
     )
+    task.add_argument(
+        "--evaluate",
+        metavar="CHECKPOINT",
+        default=None,
+        help="skip training: evaluate the weights of this .keras checkpoint "
+        "(a model of the same flags) on the streams",
+    )
     task.add_argument("--prompt", default=None, help="text to continue")
     task.add_argument(
         "--max-length", type=cli.bounded_int(MAX_LENGTH_LIMIT), default=50
@@ -220,6 +227,16 @@ def report_ngrams(orders, streams, vocab_size):
         print(f"| {order} | " + " | ".join(row) + " |")
 
 
+def report_perplexity(config, weights, streams):
+    print("Perplexity (each stream read in order, state carried along):")
+    for split in [split for split in ("valid", "test") if split in streams]:
+        perplexity, count = stream_perplexity(config, weights, streams[split])
+        print(
+            f"  {split}: {perplexity:.2f} over {count:,} tokens "
+            f"(cross-entropy {math.log(perplexity):.4f} nats)"
+        )
+
+
 def show_samples(args, generator, tokenizer, vocabulary):
     prompt_ids = vocabulary.encode(tokenizer.tokenize(args.prompt))
     if not prompt_ids:
@@ -270,8 +287,12 @@ def main(argv=None):
     if args.ngram_orders:
         report_ngrams(args.ngram_orders, streams, len(vocabulary))
 
-    train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
     config = model_config(args, len(vocabulary))
+    if args.evaluate:
+        weights = keras.saving.load_model(args.evaluate).get_weights()
+        report_perplexity(config, weights, streams)
+        return
+    train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
     if args.tune:
         config, model = tuned_config(args, config, train, valid)
     else:
@@ -301,16 +322,8 @@ def main(argv=None):
     )
 
     weights = model.get_weights()
-    print("\nPerplexity (each stream read in order, state carried along):")
-    print(
-        f"  train (last epoch, while training): {history.history['perplexity'][-1]:.2f}"
-    )
-    for split in [s for s in ("valid", "test") if s in streams]:
-        perplexity, count = stream_perplexity(config, weights, streams[split])
-        print(
-            f"  {split}: {perplexity:.2f} over {count:,} tokens "
-            f"(cross-entropy {math.log(perplexity):.4f} nats)"
-        )
+    print(f"\nTrain perplexity (last epoch): {history.history['perplexity'][-1]:.2f}")
+    report_perplexity(config, weights, streams)
 
     generator = generation_model(config, weights)
     if args.prompt:

@@ -32,6 +32,9 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     assert 1.0 < valid < 27.0
     assert f"BPTT {bptt}" in output
     assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
+    # The one-epoch checkpoint, evaluated alone, gives the same perplexity.
+    recipe.main([*SMALL, "--bptt", bptt, "--evaluate", str(tmp_path / "best.keras")])
+    assert perplexities(capsys.readouterr().out) == [pytest.approx(valid, rel=1e-4)]
 
 
 def test_mode_decides_state_carrying_and_truncation():
