@@ -218,7 +218,7 @@ def tuned_config(args, base_config, train, valid):
 
 
 def report_ngrams(orders, streams, vocab_size):
-    print("\nn-gram baselines (interpolated Kneser-Ney), perplexity:")
+    print("\nn-gram baselines (interpolated modified Kneser-Ney), perplexity:")
     print("| n | " + " | ".join(split for split in streams) + " |")
     print("|---" * (len(streams) + 1) + "|")
     for order in orders:
