@@ -41,7 +41,7 @@ from garden.models.language_model import (
     zero_states,
 )
 from garden.training import make_optimizer, set_precision, standard_callbacks
-from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp
+from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 
 BPTT_MODES = ("full", "truncated", "randomized")
 
@@ -169,13 +169,7 @@ def datasets(args, texts, tokenizer, vocabulary, streams):
 
 def config_from_hp(hp, base_config):
     """The recipe's search space: model size, cell, dropout, embedding."""
-    config = {
-        **base_config,
-        "cell": hp.Choice("cell", ["rnn", "gru", "lstm"]),
-        "units": hp.Int("units", 64, 512, step=64),
-        "num_layers": hp.Int("num_layers", 1, 3),
-        "dropout": hp.Float("dropout", 0.0, 0.5, step=0.1),
-    }
+    config = {**base_config, **recurrent_from_hp(hp)}
     if base_config["embedding_dim"]:
         config["embedding_dim"] = hp.Int("embedding_dim", 64, 512, step=64)
         config["tie_weights"] = hp.Boolean("tie_weights")
@@ -190,30 +184,19 @@ def tuned_config(args, base_config, train, valid):
         model = build_language_model(**config, **training_options(args))
         return compile_language_model(model, optimizer_from_hp(hp))
 
-    hypermodel = RecipeHyperModel(build, args.precision, name="language_model")
-    tuner = make_tuner(
-        args.tuner,
-        hypermodel,
+    best, hypermodel = search(
+        args,
+        build,
         keras_tuner.Objective("val_perplexity", "min"),
-        directory=args.tune_dir,
-        project_name=f"{args.corpus}_{args.level}_{args.bptt}",
-        max_trials=args.max_trials,
-        max_epochs=args.epochs,
-        seed=args.seed,
-    )
-    tuner.search(
+        f"{args.corpus}_{args.level}_{args.bptt}",
         train,
-        validation_data=valid,
-        epochs=args.epochs,
+        valid,
         callbacks=standard_callbacks(
             os.path.join(args.run_dir, "search"),
             stateful=args.bptt != "full",
             tensorboard=False,
         ),
-        verbose=args.verbose,
     )
-    tuner.results_summary(num_trials=3)
-    best = tuner.get_best_hyperparameters(1)[0]
     return config_from_hp(best, base_config), hypermodel.build(best)
 
 

@@ -2,6 +2,7 @@
 
 import keras
 
+from garden.data.language_model import partition_sequential
 from garden.layers import DeepRNN
 from garden.training.metrics import Perplexity, masked_cross_entropy
 
@@ -200,8 +201,6 @@ def stream_perplexity(config, weights, token_ids, batch_size=10, num_steps=35):
     Returns:
         `(perplexity, tokens)`.
     """
-    from garden.data.language_model import partition_sequential
-
     options = {**config, "stateful": True, "batch_size": batch_size}
     options["random_truncation"] = 0.0
     model = build_language_model(**options, name="stream_evaluator")

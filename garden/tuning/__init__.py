@@ -5,6 +5,13 @@ from garden.tuning.search import (
     make_tuner,
     optimizer_from_hp,
     recurrent_from_hp,
+    search,
 )
 
-__all__ = ["RecipeHyperModel", "make_tuner", "optimizer_from_hp", "recurrent_from_hp"]
+__all__ = [
+    "RecipeHyperModel",
+    "make_tuner",
+    "optimizer_from_hp",
+    "recurrent_from_hp",
+    "search",
+]

@@ -123,3 +123,44 @@ def make_tuner(
         "Received an invalid value for argument `kind`, expected one of "
         f"['hyperband', 'random'], got {kind!r}."
     )
+
+
+def search(args, build_model, objective, project_name, train, valid, callbacks=()):
+    """Runs a recipe's search from its flags; returns the best hyperparameters.
+
+    The tuner is chosen by `--tuner`, keeps its trials in
+    `--tune-dir/project_name` (a search there resumes) and trains each model
+    for at most `--epochs`, in `--precision`.
+
+    Args:
+        args: The parsed recipe flags (`garden.cli.recipe_parser`).
+        build_model: `hp -> compiled keras.Model`.
+        objective: A `keras_tuner.Objective`.
+        project_name: The search's sub-directory.
+        train, valid: The datasets.
+        callbacks: Callbacks for every trial (KerasTuner copies them).
+
+    Returns:
+        `(best_hyperparameters, hypermodel)`; `hypermodel.build(best)` gives a
+        fresh model of the best trial to retrain.
+    """
+    hypermodel = RecipeHyperModel(build_model, args.precision, name=project_name)
+    tuner = make_tuner(
+        args.tuner,
+        hypermodel,
+        objective,
+        directory=args.tune_dir,
+        project_name=project_name,
+        max_trials=args.max_trials,
+        max_epochs=args.epochs,
+        seed=args.seed,
+    )
+    tuner.search(
+        train,
+        validation_data=valid,
+        epochs=args.epochs,
+        callbacks=list(callbacks),
+        verbose=args.verbose,
+    )
+    tuner.results_summary(num_trials=3)
+    return tuner.get_best_hyperparameters(1)[0], hypermodel
