@@ -1,5 +1,18 @@
 """Task models composed from the garden's layers, and the baselines they must beat."""
 
+from garden.models.classifiers import (
+    BagOfWords,
+    FirstAndLastSteps,
+    build_bag_of_words_classifier,
+    build_birnn_classifier,
+    build_classifier,
+    build_text_cnn_classifier,
+    compile_classifier,
+    float32_classifier,
+    inverse_document_frequency,
+    predict_probabilities,
+    set_embeddings,
+)
 from garden.models.language_model import (
     build_language_model,
     compile_language_model,
@@ -9,9 +22,20 @@ from garden.models.language_model import (
 from garden.models.ngram import NGramLanguageModel
 
 __all__ = [
+    "BagOfWords",
+    "FirstAndLastSteps",
     "NGramLanguageModel",
+    "build_bag_of_words_classifier",
+    "build_birnn_classifier",
+    "build_classifier",
     "build_language_model",
+    "build_text_cnn_classifier",
+    "compile_classifier",
     "compile_language_model",
+    "float32_classifier",
     "generation_model",
+    "inverse_document_frequency",
+    "predict_probabilities",
+    "set_embeddings",
     "stream_perplexity",
 ]

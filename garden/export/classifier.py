@@ -1,0 +1,68 @@
+"""Export of a text classifier: a raw review in, P(positive) and the label out."""
+
+import keras
+import tensorflow as tf
+
+from garden.export.serving import write_version
+
+CLASS_NAMES = ("negative", "positive")
+
+
+def classifier_archive(model, tokenizer, vocabulary, max_length=500):
+    """An `ExportArchive` whose `serving_default` classifies raw text.
+
+    `serving_default(text)`:
+        text: string `(batch,)`, raw reviews (HTML `<br />` and all).
+        Returns `probability` float32 `(batch,)`, P(positive), and `label`
+        string `(batch,)`, "positive" where the probability is at least 0.5,
+        else "negative".
+
+    The tokenizer and the vocabulary run in the graph: each text is
+    tokenized, looked up (unseen words are `<unk>`), cut to its first
+    `max_length` tokens and right-padded with `<pad>` to the longest text of
+    the batch, as in training. A text with no tokens gets the model's
+    prediction for no words.
+
+    Args:
+        model: A float32 classifier from `garden.models.classifiers`.
+        tokenizer: The training tokenizer.
+        vocabulary: The training `Vocabulary`.
+        max_length: Tokens kept per text.
+
+    Returns:
+        The `keras.export.ExportArchive`.
+    """
+    lookup = vocabulary.to_string_lookup()
+    lookup.build(None)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(lookup)
+    class_names = tf.constant(CLASS_NAMES)
+
+    def serve(text):
+        tokens = tokenizer.tokenize_graph(text)[:, :max_length]
+        ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
+        # At least one column, so a batch of empty texts still runs.
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        probability = tf.reshape(model(ids, training=False), [-1])
+        label = tf.gather(class_names, tf.cast(probability >= 0.5, tf.int32))
+        return {"probability": probability, "label": label}
+
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+    )
+    return archive
+
+
+def export_classifier(model, tokenizer, vocabulary, root, model_name, max_length=500):
+    """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
+
+    Returns:
+        The version directory.
+    """
+    archive = classifier_archive(model, tokenizer, vocabulary, max_length)
+    path = write_version(root, model_name, archive.write_out)
+    model.save(f"{path}.keras")
+    return path

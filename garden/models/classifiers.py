@@ -1,0 +1,394 @@
+"""Text classifiers over token ids: BiRNN, TextCNN and a bag-of-words baseline.
+
+Every builder returns a functional `keras.Model` from right-padded int32 ids
+`(batch, steps)` (0 = `<pad>`) to the float32 probability of the positive
+class `(batch, 1)`; `compile_classifier` adds the binary cross-entropy and
+the accuracy. `build_classifier(kind, **config)` picks a builder by name, so
+a recipe keeps one config dict and can rebuild the same model (for example
+as the float32 twin that export serves, `float32_classifier`).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from garden.layers import TextCNN
+from garden.layers.deep_rnn import last_valid_step, recurrent_layer_class
+
+CLASSIFIERS = ("bow", "birnn", "textcnn")
+BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class FirstAndLastSteps(keras.layers.Layer):
+    """The outputs at the first and the last valid time step, concatenated.
+
+        y = [H_1; H_T]        T = the last step the mask keeps (right padding)
+
+    d2l's BiRNN classifier reads `outputs[0]` and `outputs[-1]`; with padded
+    batches the last row of `outputs` is padding, so the last *valid* step
+    is taken instead (`garden.layers.deep_rnn.last_valid_step`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.arange(12, dtype="float32").reshape(1, 3, 4)
+    >>> layer = FirstAndLastSteps()
+    >>> layer(x, mask=np.array([[True, True, False]])).numpy().tolist()
+    [[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return ops.concatenate([inputs[:, 0], last_valid_step(inputs, mask)], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class BagOfWords(keras.layers.Layer):
+    """Token ids to one vector per text: multi-hot or TF-IDF.
+
+        multi_hot:  x_w = 1 if word w occurs in the text, else 0
+        tf_idf:     x_w = count_w * idf_w, then x / ||x||_2
+                    idf_w = log((1 + N) / (1 + df_w)) + 1      (scikit-learn's)
+
+    Id 0 (`<pad>`) never counts. `idf_weights` is a frozen weight, so a saved
+    or exported model keeps the training corpus's document frequencies.
+
+    Args:
+        vocab_size: Number of token ids.
+        output_mode: "multi_hot" (default) or "tf_idf".
+        idf_weights: `(vocab_size,)` floats for "tf_idf", e.g. from
+            `inverse_document_frequency`; None leaves them at 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> bag = BagOfWords(5)
+    >>> bag(np.array([[4, 2, 4, 0]])).numpy().tolist()
+    [[0.0, 0.0, 1.0, 0.0, 1.0]]
+    """
+
+    def __init__(self, vocab_size, output_mode="multi_hot", idf_weights=None, **kwargs):
+        super().__init__(**kwargs)
+        if output_mode not in BAG_OF_WORDS_MODES:
+            raise ValueError(
+                "Received an invalid value for argument `output_mode`, expected one "
+                f"of {list(BAG_OF_WORDS_MODES)}, got {output_mode!r}."
+            )
+        self.vocab_size = vocab_size
+        self.output_mode = output_mode
+        self._initial_idf = idf_weights
+        self.counts = keras.layers.CategoryEncoding(vocab_size, output_mode="count")
+
+    def build(self, input_shape):
+        idf = self._initial_idf
+        self.idf = self.add_weight(
+            shape=(self.vocab_size,),
+            initializer="ones"
+            if idf is None
+            else keras.initializers.Constant(np.asarray(idf, "float32")),
+            trainable=False,
+            name="idf",
+        )
+
+    def call(self, inputs):
+        counts = ops.cast(self.counts(inputs), self.compute_dtype)
+        not_pad = ops.cast(ops.arange(self.vocab_size) > 0, self.compute_dtype)
+        counts = counts * not_pad
+        if self.output_mode == "multi_hot":
+            return ops.minimum(counts, 1.0)
+        weighted = counts * ops.cast(self.idf, self.compute_dtype)
+        norm = ops.sqrt(ops.sum(weighted * weighted, axis=-1, keepdims=True))
+        return weighted / ops.maximum(norm, 1e-6)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.vocab_size)
+
+    def get_config(self):
+        config = {"vocab_size": self.vocab_size, "output_mode": self.output_mode}
+        return {**super().get_config(), **config}
+
+
+def inverse_document_frequency(token_ids, vocab_size):
+    """scikit-learn's smooth idf of every id over a list of id sequences.
+
+    Example:
+
+    >>> [round(float(v), 3) for v in inverse_document_frequency([[4, 4, 2], [4]], 5)]
+    [2.099, 2.099, 1.405, 2.099, 1.0]
+    """
+    document_frequency = np.zeros(vocab_size, "float64")
+    for ids in token_ids:
+        document_frequency[np.unique(np.asarray(ids, "int64"))] += 1
+    documents = len(token_ids)
+    return (np.log((1 + documents) / (1 + document_frequency)) + 1).astype("float32")
+
+
+def _token_input():
+    return keras.Input((None,), dtype="int32", name="token_ids")
+
+
+def _embedding(vocab_size, embedding_dim, trainable, name="embedding"):
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=True, trainable=trainable, name=name
+    )
+
+
+def _probability(x):
+    # The one float32 island: the sigmoid output and so the loss.
+    return keras.layers.Dense(
+        1, activation="sigmoid", dtype="float32", name="probability"
+    )(x)
+
+
+def build_birnn_classifier(
+    vocab_size,
+    cell="lstm",
+    units=100,
+    num_layers=2,
+    embedding_dim=100,
+    trainable_embeddings=True,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    name="birnn_classifier",
+):
+    """d2l's bidirectional RNN for sentiment analysis.
+
+        E = embed(x)                           (mask_zero: padding is skipped)
+        H^(l) = [forward^(l)(H^(l-1)); backward^(l)(H^(l-1))]    l = 1 .. L
+        p = sigmoid([H^(L)_1; H^(L)_T] w + b)  T = last valid step
+
+    The recurrent layers are the garden's (`cell`), each inside
+    `keras.layers.Bidirectional`; dropout is applied to the embeddings,
+    between layers and before the output.
+
+    Args:
+        vocab_size: Number of token ids.
+        cell: "lstm" (default), "gru" or "rnn".
+        units: Hidden size of each direction.
+        num_layers: Number of bidirectional layers (2 in d2l).
+        embedding_dim: Embedding width (50 for GloVe 6B 50d).
+        trainable_embeddings: False freezes the embedding (pretrained vectors).
+        dropout: Dropout rate on embeddings, between layers, before the output.
+        recurrent_dropout: Variational dropout on the recurrent state.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from ids `(batch, steps)` to float32 `(batch, 1)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_birnn_classifier(30, units=4, embedding_dim=6)
+    >>> tuple(model(np.array([[5, 6, 0]], "int32")).shape)
+    (1, 1)
+    """
+    layer_class = recurrent_layer_class(cell)
+    ids = _token_input()
+    x = _embedding(vocab_size, embedding_dim, trainable_embeddings)(ids)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        x = keras.layers.Bidirectional(
+            layer_class(
+                units, return_sequences=True, recurrent_dropout=recurrent_dropout
+            ),
+            name=f"bidirectional_{index}",
+        )(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+    x = FirstAndLastSteps(name="first_and_last")(x)
+    return keras.Model(ids, _probability(x), name=name)
+
+
+def build_text_cnn_classifier(
+    vocab_size,
+    embedding_dim=100,
+    trainable_embeddings=True,
+    multichannel=False,
+    filters=100,
+    kernel_sizes=(3, 4, 5),
+    dropout=0.5,
+    name="text_cnn_classifier",
+):
+    """Kim's (2014) convolutional classifier.
+
+        E = embed(x)              or [E_static; E_tuned] with `multichannel`
+        c = TextCNN(E)            widths 3, 4, 5 x 100 filters, max over time
+        p = sigmoid(dropout(c) w + b)
+
+    With `multichannel` there are two embeddings of the same ids, one frozen
+    (`static`) and one fine-tuned (`tuned`), both starting from the same
+    vectors (`set_embeddings` fills both). They are concatenated along the
+    embedding axis, so each filter sees both channels and sums its responses
+    to them before the nonlinearity, as in Kim's model, with one filter
+    weight per channel where Kim shares one across them.
+
+    Args:
+        vocab_size: Number of token ids.
+        embedding_dim: Embedding width of each channel.
+        trainable_embeddings: False freezes the (single) embedding.
+        multichannel: Two channels, one frozen and one fine-tuned.
+        filters: Feature maps per width.
+        kernel_sizes: Window widths.
+        dropout: Dropout rate on the pooled features (0.5 in Kim).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from ids `(batch, steps)` to float32 `(batch, 1)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_text_cnn_classifier(30, embedding_dim=6, filters=4,
+    ...                                   multichannel=True)
+    >>> tuple(model(np.array([[5, 6, 0]], "int32")).shape)
+    (1, 1)
+    """
+    ids = _token_input()
+    if multichannel:
+        static = _embedding(vocab_size, embedding_dim, False, "embedding_static")
+        tuned = _embedding(vocab_size, embedding_dim, True, "embedding")
+        x = keras.layers.Concatenate(name="channels")([static(ids), tuned(ids)])
+    else:
+        x = _embedding(vocab_size, embedding_dim, trainable_embeddings)(ids)
+    x = TextCNN(filters, kernel_sizes, dropout=dropout, name="text_cnn")(x)
+    return keras.Model(ids, _probability(x), name=name)
+
+
+def build_bag_of_words_classifier(
+    vocab_size, output_mode="multi_hot", idf_weights=None, name="bag_of_words"
+):
+    """Logistic regression on a bag of words, the baseline to beat.
+
+        p = sigmoid(bag(x) w + b)       bag: multi-hot or TF-IDF (`BagOfWords`)
+
+    Args:
+        vocab_size: Number of token ids.
+        output_mode: "multi_hot" or "tf_idf".
+        idf_weights: Document frequencies for "tf_idf"
+            (`inverse_document_frequency` of the training ids).
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from ids `(batch, steps)` to float32 `(batch, 1)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_bag_of_words_classifier(30)
+    >>> tuple(model(np.array([[5, 6, 0]], "int32")).shape)
+    (1, 1)
+    """
+    ids = _token_input()
+    x = BagOfWords(vocab_size, output_mode, idf_weights, name="bag")(ids)
+    return keras.Model(ids, _probability(x), name=name)
+
+
+BUILDERS = {
+    "bow": build_bag_of_words_classifier,
+    "birnn": build_birnn_classifier,
+    "textcnn": build_text_cnn_classifier,
+}
+
+
+def build_classifier(kind, **config):
+    """The classifier named by `kind` ("bow", "birnn", "textcnn") from its config."""
+    if kind not in BUILDERS:
+        raise ValueError(
+            "Received an invalid value for argument `kind`, expected one of "
+            f"{list(CLASSIFIERS)}, got {kind!r}."
+        )
+    return BUILDERS[kind](**config)
+
+
+def set_embeddings(model, matrix):
+    """Copies pretrained vectors (e.g. GloVe) into every embedding of `model`.
+
+    Args:
+        model: A model from this module.
+        matrix: `(vocab_size, embedding_dim)` floats, row i for id i.
+    """
+    matrix = np.asarray(matrix, "float32")
+    embeddings = [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Embedding)
+    ]
+    if not embeddings:
+        raise ValueError(f"The model `{model.name}` has no embedding to initialise.")
+    for layer in embeddings:
+        expected = tuple(layer.embeddings.shape)
+        if matrix.shape != expected:
+            raise ValueError(
+                "Received an invalid value for argument `matrix`, expected shape "
+                f"{expected}, got {matrix.shape}."
+            )
+        layer.embeddings.assign(matrix)
+
+
+def compile_classifier(model, optimizer):
+    """Compiles with the binary cross-entropy and the accuracy."""
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def float32_classifier(kind, config, weights):
+    """The float32 twin of a trained classifier (what export serves).
+
+    Args:
+        kind: As for `build_classifier`.
+        config: The builder's arguments of the trained model.
+        weights: Its `get_weights()`.
+
+    Returns:
+        The same model under the float32 policy, with those weights.
+    """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = build_classifier(kind, **config)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.set_weights(weights)
+    return model
+
+
+def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
+    """P(positive) of every id sequence, in order, batched by similar length.
+
+    Sequences are sorted by length and each batch is padded to its longest
+    (rounded up to a multiple of 50, so few shapes are traced); an empty
+    sequence is one `<pad>` and gets the model's prediction for no words.
+
+    Args:
+        model: A classifier from this module.
+        token_ids: A list of 1-D id sequences.
+        batch_size: Sequences per batch.
+        max_length: Truncate every sequence to this many ids first.
+
+    Returns:
+        float32 array `(len(token_ids),)`.
+    """
+    sequences = [np.asarray(ids, "int32")[:max_length] for ids in token_ids]
+    order = np.argsort([len(ids) for ids in sequences], kind="stable")
+    probabilities = np.zeros(len(sequences), "float32")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        longest = max(1, max(len(sequences[row]) for row in rows))
+        width = -(-longest // 50) * 50
+        batch = np.zeros((len(rows), width), "int32")
+        for line, row in enumerate(rows):
+            batch[line, : len(sequences[row])] = sequences[row]
+        output = model.predict_on_batch(batch)
+        probabilities[rows] = np.asarray(output, "float32").reshape(-1)
+    return probabilities

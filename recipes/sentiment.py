@@ -1,0 +1,383 @@
+"""Sentiment analysis on IMDb: BiRNN, TextCNN and a bag-of-words baseline.
+
+Trains one of three classifiers on the 25,000 IMDb training reviews, less a
+seeded validation hold-out that picks the best epoch, and reports accuracy
+and the confusion matrix on the official 25,000-review test split:
+
+    bow       logistic regression on a multi-hot or TF-IDF bag of words
+    birnn     d2l's bidirectional RNN (garden LSTM, GRU or simple RNN),
+              first and last valid outputs -> sigmoid
+    textcnn   Kim's (2014) CNN, widths 3, 4, 5 x 100 filters, dropout 0.5,
+              optionally two embedding channels (frozen and fine-tuned)
+
+Words seen at least 5 times form the vocabulary; reviews are cut to 500
+tokens and right-padded (masked), optionally bucketed by length. Embeddings
+start at random or from GloVe 6B 50d, frozen or fine-tuned. Every run writes
+a per-review predictions file, can classify texts given on the command line
+(`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
+reviews. Results and the commands that reproduce them are in the README.
+
+    python -m recipes.sentiment --model textcnn --embeddings glove --epochs 4
+    python -m recipes.sentiment --model birnn --cell lstm --bucket --epochs 5
+"""
+
+import os
+import tempfile
+
+import keras
+import keras_tuner
+import numpy as np
+
+from garden import cli, data
+from garden.export import export_classifier
+from garden.export.classifier import CLASS_NAMES
+from garden.models.classifiers import (
+    BAG_OF_WORDS_MODES,
+    CLASSIFIERS,
+    build_classifier,
+    compile_classifier,
+    float32_classifier,
+    inverse_document_frequency,
+    predict_probabilities,
+    set_embeddings,
+)
+from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.tuning import optimizer_from_hp, search
+
+# Kim's dropout for the CNN; a lighter one for the recurrent network.
+DEFAULT_DROPOUT = {"bow": 0.0, "birnn": 0.2, "textcnn": 0.5}
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="sentiment", epochs=5, batch_size=64
+    )
+    task = parser.add_argument_group("sentiment")
+    task.add_argument("--model", choices=CLASSIFIERS, default="birnn")
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
+    task.add_argument("--units", type=cli.positive_int, default=100)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument(
+        "--embedding-dim",
+        type=cli.positive_int,
+        default=None,
+        help="default: 100 for random embeddings, 50 (the only choice) for GloVe",
+    )
+    task.add_argument(
+        "--embeddings",
+        choices=("random", "glove"),
+        default="random",
+        help="random initialisation, or GloVe 6B 50d vectors",
+    )
+    task.add_argument("--freeze-embeddings", action="store_true")
+    task.add_argument(
+        "--multichannel",
+        action="store_true",
+        help="textcnn: a frozen and a fine-tuned embedding channel",
+    )
+    task.add_argument("--filters", type=cli.positive_int, default=100)
+    task.add_argument(
+        "--dropout", type=cli.rate, default=None, help="default: 0.5 textcnn, 0.2 birnn"
+    )
+    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--bag",
+        choices=BAG_OF_WORDS_MODES,
+        default="multi_hot",
+        help="bow: the features of the logistic regression",
+    )
+    task.add_argument("--min-freq", type=cli.positive_int, default=5)
+    task.add_argument("--max-length", type=cli.positive_int, default=500)
+    task.add_argument(
+        "--bucket", action="store_true", help="batch reviews of similar length"
+    )
+    task.add_argument("--validation-size", type=cli.positive_int, default=2500)
+    task.add_argument(
+        "--max-train-examples",
+        type=cli.positive_int,
+        default=None,
+        help="train on a seeded sample of this many reviews (validation included)",
+    )
+    task.add_argument(
+        "--max-test-examples",
+        type=cli.positive_int,
+        default=None,
+        help="evaluate on a seeded sample of this many test reviews",
+    )
+    task.add_argument(
+        "--predictions",
+        metavar="FILE",
+        default=None,
+        help="per-review test predictions (TSV); default RUN_DIR/predictions.tsv",
+    )
+    task.add_argument(
+        "--predict",
+        metavar="TEXT",
+        action="append",
+        default=[],
+        help="classify this text after training (repeatable)",
+    )
+    task.add_argument(
+        "--evaluate",
+        metavar="CHECKPOINT",
+        default=None,
+        help="skip training: evaluate this .keras checkpoint (same data flags)",
+    )
+    args = cli.parse(parser, argv)
+    if args.dropout is None:
+        args.dropout = DEFAULT_DROPOUT[args.model]
+    glove_dim = data.embeddings.GLOVE_DIMENSION
+    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
+        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
+    if args.embedding_dim is None:
+        args.embedding_dim = glove_dim if args.embeddings == "glove" else 100
+    for flag, given in (
+        ("--embeddings", args.embeddings == "glove"),
+        ("--freeze-embeddings", args.freeze_embeddings),
+    ):
+        if args.model == "bow" and given:
+            parser.error(f"argument {flag}: the bag-of-words model has no embedding")
+    if args.multichannel and args.model != "textcnn":
+        parser.error("argument --multichannel: only for --model textcnn")
+    limit = args.max_train_examples or 25_000
+    if args.validation_size >= limit:
+        parser.error(
+            f"argument --validation-size: expected fewer than the {limit} "
+            f"training reviews, got {args.validation_size}"
+        )
+    return args
+
+
+def sample(texts, labels, size, seed):
+    """A seeded random subset (all of them, shuffled, when `size` is None)."""
+    order = np.random.default_rng(seed).permutation(len(texts))[:size]
+    return [texts[i] for i in order], [labels[i] for i in order]
+
+
+def load_splits(args):
+    """Train, validation (a seeded hold-out of train) and test reviews."""
+    texts, labels = sample(*data.load_imdb("train"), args.max_train_examples, args.seed)
+    cut = len(texts) - args.validation_size
+    test = data.load_imdb("test")
+    if args.max_test_examples:
+        test = sample(*test, args.max_test_examples, args.seed)
+    return {
+        "train": (texts[:cut], labels[:cut]),
+        "valid": (texts[cut:], labels[cut:]),
+        "test": test,
+    }
+
+
+def model_config(args, vocabulary, tokenizer, train_texts):
+    """The builder's arguments for `--model`."""
+    if args.model == "bow":
+        idf = None
+        if args.bag == "tf_idf":
+            ids = data.encode_texts(train_texts, tokenizer, vocabulary)
+            idf = inverse_document_frequency(ids, len(vocabulary))
+        return {
+            "vocab_size": len(vocabulary),
+            "output_mode": args.bag,
+            "idf_weights": idf,
+        }
+    config = {
+        "vocab_size": len(vocabulary),
+        "embedding_dim": args.embedding_dim,
+        "trainable_embeddings": not args.freeze_embeddings,
+        "dropout": args.dropout,
+    }
+    if args.model == "birnn":
+        return {
+            **config,
+            "cell": args.cell,
+            "units": args.units,
+            "num_layers": args.num_layers,
+            "recurrent_dropout": args.recurrent_dropout,
+        }
+    return {**config, "multichannel": args.multichannel, "filters": args.filters}
+
+
+def config_from_hp(hp, kind, base_config, pretrained=False):
+    """The recipe's search space for the chosen model (GloVe fixes the width)."""
+    config = dict(base_config)
+    if kind == "bow":
+        return config
+    if not pretrained:
+        config["embedding_dim"] = hp.Choice("embedding_dim", [50, 100, 200, 300])
+    if kind == "birnn":
+        config["units"] = hp.Int("units", 32, 256, step=32)
+        config["num_layers"] = hp.Int("num_layers", 1, 2)
+        config["dropout"] = hp.Float("dropout", 0.0, 0.5, step=0.1)
+    else:
+        config["filters"] = hp.Int("filters", 50, 200, step=50)
+        config["dropout"] = hp.Float("dropout", 0.3, 0.6, step=0.1)
+    return config
+
+
+def new_model(kind, config, optimizer, embeddings):
+    model = build_classifier(kind, **config)
+    if embeddings is not None:
+        set_embeddings(model, embeddings)
+    return compile_classifier(model, optimizer)
+
+
+def tuned_model(args, config, embeddings, train, valid):
+    """Runs the KerasTuner search; returns the best config and its fresh model."""
+    pretrained = embeddings is not None
+
+    def build(hp):
+        optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop", "momentum"))
+        return new_model(
+            args.model,
+            config_from_hp(hp, args.model, config, pretrained),
+            optimizer,
+            embeddings,
+        )
+
+    best, hypermodel = search(
+        args,
+        build,
+        keras_tuner.Objective("val_accuracy", "max"),
+        f"{args.model}_{args.embeddings}",
+        train,
+        valid,
+        callbacks=standard_callbacks(
+            os.path.join(args.run_dir, "search"),
+            monitor="val_accuracy",
+            mode="max",
+            patience=args.patience,
+            tensorboard=False,
+        ),
+    )
+    return config_from_hp(best, args.model, config, pretrained), hypermodel.build(best)
+
+
+def fit(args, splits, vocabulary, tokenizer, config, embeddings):
+    """Trains (after a search with `--tune`); returns config and best-epoch model."""
+    buckets = list(range(50, args.max_length, 50)) if args.bucket else None
+    train, valid = (
+        data.classification_dataset(
+            *splits[split],
+            vocabulary,
+            tokenizer,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            shuffle=split == "train",
+            seed=args.seed,
+            bucket_boundaries=buckets,
+        )
+        for split in ("train", "valid")
+    )
+    if args.tune:
+        config, model = tuned_model(args, config, embeddings, train, valid)
+    else:
+        optimizer = make_optimizer(
+            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+        )
+        model = new_model(args.model, config, optimizer, embeddings)
+    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
+    model.fit(
+        train,
+        validation_data=valid,
+        epochs=args.epochs,
+        callbacks=standard_callbacks(
+            args.run_dir, monitor="val_accuracy", mode="max", patience=args.patience
+        ),
+        verbose=args.verbose,
+    )
+    best = keras.saving.load_model(os.path.join(args.run_dir, "best.keras"))
+    model.set_weights(best.get_weights())
+    return config, model
+
+
+def write_predictions(path, labels, probabilities):
+    """One line per test review, written to a temporary file and renamed.
+
+    `index` is the review's place in the evaluated list: `load_imdb("test")`
+    order (negative then positive, by review id), or the seeded sample's
+    order with `--max-test-examples`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".predictions-", dir=directory)
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.write("index\tlabel\tprobability_positive\tprediction\n")
+        for index, (label, probability) in enumerate(zip(labels, probabilities)):
+            predicted = int(probability >= 0.5)
+            f.write(f"{index}\t{CLASS_NAMES[label]}\t{probability:.6f}\t")
+            f.write(f"{CLASS_NAMES[predicted]}\n")
+    os.replace(temporary, path)
+
+
+def report_test(args, model, tokenizer, vocabulary, texts, labels):
+    ids = data.encode_texts(texts, tokenizer, vocabulary)
+    probabilities = predict_probabilities(
+        model, ids, args.batch_size, max_length=args.max_length
+    )
+    predicted = (probabilities >= 0.5).astype("int64")
+    labels = np.asarray(labels, "int64")
+    confusion = np.zeros((2, 2), "int64")
+    np.add.at(confusion, (labels, predicted), 1)
+    print(
+        f"\nTest accuracy: {np.mean(predicted == labels):.4f} "
+        f"({int(np.sum(predicted == labels)):,} of {len(labels):,} reviews)"
+    )
+    print("Confusion matrix (rows: true, columns: predicted):")
+    print(f"{'':>10} {'negative':>9} {'positive':>9}")
+    for name, row in zip(CLASS_NAMES, confusion):
+        print(f"{name:>10} {row[0]:>9,} {row[1]:>9,}")
+    path = args.predictions or os.path.join(args.run_dir, "predictions.tsv")
+    write_predictions(path, labels, probabilities)
+    print(f"Predictions: {path}")
+
+
+def show_predictions(args, model, tokenizer, vocabulary):
+    ids = data.encode_texts(args.predict, tokenizer, vocabulary)
+    probabilities = predict_probabilities(model, ids, max_length=args.max_length)
+    print("\nPredictions:")
+    for text, probability in zip(args.predict, probabilities):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        label = CLASS_NAMES[int(probability >= 0.5)]
+        print(f"  {label} (P(positive) = {probability:.4f}): {shown!r}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    policy = set_precision(args.precision)
+    keras.utils.set_random_seed(args.seed)
+    splits = load_splits(args)
+    tokenizer = data.WordTokenizer("review")
+    vocabulary = data.build_review_vocabulary(
+        splits["train"][0], tokenizer, min_freq=args.min_freq
+    )
+    print(
+        "IMDb: "
+        + ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in splits.items())
+        + f" reviews; vocabulary {len(vocabulary):,}; precision {policy}; "
+        f"model {args.model}."
+    )
+    config = model_config(args, vocabulary, tokenizer, splits["train"][0])
+    embeddings = None
+    if args.embeddings == "glove" and not args.evaluate:
+        glove = data.load_glove_embeddings(vocabulary, seed=args.seed)
+        embeddings = glove.matrix
+        print(f"GloVe 6B 50d covers {glove.coverage:.1%} of the vocabulary.")
+
+    if args.evaluate:
+        model = keras.saving.load_model(args.evaluate)
+    else:
+        config, model = fit(args, splits, vocabulary, tokenizer, config, embeddings)
+
+    report_test(args, model, tokenizer, vocabulary, *splits["test"])
+    if args.predict:
+        show_predictions(args, model, tokenizer, vocabulary)
+    if args.export:
+        served = float32_classifier(args.model, config, model.get_weights())
+        path = export_classifier(
+            served, tokenizer, vocabulary, args.export, args.model_name, args.max_length
+        )
+        print(f"\nExported to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The sentiment recipe end to end on a slice of IMDb, small and fast."""
+
+import functools
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from garden import data
+from recipes import sentiment as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--max-train-examples", "400", "--validation-size", "100",
+    "--max-test-examples", "100", "--epochs", "1", "--verbose", "0",
+]  # fmt: skip
+# An empty review, 20,000 words and non-ASCII text, classified in one batch.
+BAD_INPUT = ["", "wonderful " * 20_000, "Très émouvant 😀 ニース"]
+
+
+@pytest.fixture(autouse=True)
+def _read_imdb_once(monkeypatch):
+    """Each split is read from the archive once for the whole module."""
+    monkeypatch.setattr(data, "load_imdb", _cached_imdb)
+
+
+@functools.cache
+def _cached_imdb(split):
+    return data.corpora.load_imdb(split)
+
+
+def accuracy_of(output):
+    line = next(line for line in output.splitlines() if "Test accuracy" in line)
+    return float(line.split()[2])
+
+
+def predicted_lines(output):
+    lines = output.split("\nPredictions:\n", 1)[1].splitlines()
+    return [line for line in lines if "P(positive)" in line]
+
+
+def test_textcnn_glove_multichannel_reports_predicts_and_exports(tmp_path, capsys):
+    predictions = tmp_path / "out" / "predictions.tsv"
+    recipe.main(
+        [
+            *SMALL, "--model", "textcnn", "--embeddings", "glove", "--multichannel",
+            "--run-dir", str(tmp_path / "run"), "--predictions", str(predictions),
+            "--export", str(tmp_path / "exports"),
+            *[flag for text in BAD_INPUT for flag in ("--predict", text)],
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "GloVe 6B 50d covers" in output and "model textcnn" in output
+    assert 0.0 <= accuracy_of(output) <= 1.0
+    assert "Confusion matrix" in output
+    rows = predictions.read_text().splitlines()
+    assert rows[0].split("\t") == [
+        "index", "label", "probability_positive", "prediction"
+    ]  # fmt: skip
+    assert len(rows) == 101 and os.listdir(tmp_path / "out") == ["predictions.tsv"]
+    cli_lines = predicted_lines(output)
+    assert len(cli_lines) == 3
+    path = tmp_path / "exports" / "sentiment" / "1"
+    assert os.path.isdir(path) and os.path.exists(f"{path}.keras")
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    probabilities = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
+    shown = [float(line.split("= ")[1].split(")")[0]) for line in cli_lines]
+    np.testing.assert_allclose(probabilities, shown, atol=1e-4)
+
+
+def test_bucketed_birnn_trains_and_its_checkpoint_evaluates_alike(tmp_path, capsys):
+    flags = [
+        *SMALL, "--model", "birnn", "--cell", "gru", "--units", "8",
+        "--embedding-dim", "16", "--max-length", "100", "--bucket",
+        "--num-layers", "1",
+    ]  # fmt: skip
+    recipe.main([*flags, "--run-dir", str(tmp_path)])
+    accuracy = accuracy_of(capsys.readouterr().out)
+    assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
+    recipe.main(
+        [*flags, "--run-dir", str(tmp_path / "again")]
+        + ["--evaluate", str(tmp_path / "best.keras"), "--predict", "Awful."]
+    )
+    output = capsys.readouterr().out
+    assert accuracy_of(output) == pytest.approx(accuracy)
+    assert len(predicted_lines(output)) == 1
+
+
+def test_tuning_searches_then_retrains(tmp_path, capsys):
+    recipe.main(
+        [
+            *SMALL, "--model", "textcnn", "--max-length", "200",
+            "--tune", "--tuner", "random", "--max-trials", "2",
+            "--tune-dir", str(tmp_path / "search"),
+            "--run-dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    trials = [
+        name
+        for name in os.listdir(tmp_path / "search" / "textcnn_random")
+        if name.startswith("trial_")
+    ]
+    assert len(trials) == 2
+    assert "Best val_accuracy" in output or "Score:" in output
+    assert 0.0 <= accuracy_of(output) <= 1.0
+
+
+def test_bag_of_words_baseline_learns_from_tf_idf(tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--model", "bow", "--bag", "tf_idf", "--epochs", "3"]
+        + ["--learning-rate", "0.1", "--run-dir", str(tmp_path)]
+    )
+    output = capsys.readouterr().out
+    assert "model bow" in output
+    # 300 training reviews already put logistic regression above chance.
+    assert accuracy_of(output) > 0.55
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model", "bow", "--embeddings", "glove"], "--embeddings"),
+        (["--model", "birnn", "--multichannel"], "--multichannel"),
+        (["--embeddings", "glove", "--embedding-dim", "100"], "--embedding-dim"),
+        (["--validation-size", "400"], "--validation-size"),
+        (["--model", "bow", "--freeze-embeddings"], "--freeze-embeddings"),
+        (["--dropout", "1.0"], "--dropout"),
+        (["--max-length", "0"], "--max-length"),
+        (["--cell", "transformer"], "--cell"),
+    ],
+)
+def test_bad_flags_fail_clearly(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.parse_args([*SMALL, *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
