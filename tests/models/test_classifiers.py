@@ -6,21 +6,33 @@ import pytest
 
 from garden.models.classifiers import (
     BagOfWords,
+    NaiveBayesLogit,
+    NGramIds,
     build_bag_of_words_classifier,
     build_birnn_classifier,
     build_classifier,
     build_text_cnn_classifier,
     compile_classifier,
     float32_classifier,
+    frequent_bigrams,
     inverse_document_frequency,
+    naive_bayes_ratios,
+    ngram_feature_ids,
     predict_probabilities,
     set_embeddings,
 )
 
 VOCAB_SIZE = 40
 REVIEWS = [[5, 9, 12, 7, 30, 4], [8, 3], [17, 22, 35, 6, 11, 2, 19, 25, 14]]
+# Bigrams of REVIEWS kept by the naive-Bayes model: (5, 9), (8, 3), (6, 11).
+BIGRAMS = np.array([5 * VOCAB_SIZE + 9, 8 * VOCAB_SIZE + 3, 6 * VOCAB_SIZE + 11])
 CONFIGS = {
     "bow": dict(vocab_size=VOCAB_SIZE),
+    "nbsvm": dict(
+        vocab_size=VOCAB_SIZE,
+        bigrams=np.sort(BIGRAMS),
+        ratios=np.linspace(-2.0, 2.0, VOCAB_SIZE + 3),
+    ),
     "birnn": dict(vocab_size=VOCAB_SIZE, units=6, embedding_dim=5),
     "textcnn": dict(vocab_size=VOCAB_SIZE, embedding_dim=5, filters=4),
 }
@@ -43,9 +55,12 @@ def test_birnn_reads_first_and_last_valid_step(cell):
     assert features(padded(REVIEWS, 20)).shape == (3, 4 * 6)
 
 
-@pytest.mark.parametrize("kind", ["bow", "textcnn"])
+@pytest.mark.parametrize("kind", ["bow", "nbsvm", "textcnn"])
 def test_padding_does_not_change_predictions(kind):
     model = build_classifier(kind, **CONFIGS[kind])
+    if kind == "nbsvm":
+        kernel = model.get_layer("naive_bayes_logit").kernel
+        kernel.assign(np.linspace(0.5, 1.5, VOCAB_SIZE + 3))
     alone = [float(model(padded([row], len(row)))[0, 0]) for row in REVIEWS]
     np.testing.assert_allclose(
         np.asarray(model(padded(REVIEWS, 30)))[:, 0], alone, rtol=1e-5, atol=1e-6
@@ -85,13 +100,51 @@ def test_bag_of_words_matches_numpy():
         BagOfWords(VOCAB_SIZE, "counts")
 
 
-@pytest.mark.parametrize("kind", ["bow", "birnn", "textcnn"])
+def test_naive_bayes_model_matches_numpy():
+    bigrams = frequent_bigrams(REVIEWS + [[5, 9, 5, 9], [8, 3]], VOCAB_SIZE, 2)
+    assert sorted(bigrams.tolist()) == sorted(BIGRAMS[:2].tolist())
+    texts = REVIEWS + [[5, 9, 5, 9, 9]]
+    labels = [1, 0, 1, 0]
+    features = [ngram_feature_ids(text, VOCAB_SIZE, bigrams) for text in texts]
+    # Repeated words and bigrams count once; kept bigrams follow the vocabulary.
+    assert features[3].tolist() == [5, 9, VOCAB_SIZE + 0]
+    ratios = naive_bayes_ratios(features, labels, VOCAB_SIZE + 2, alpha=0.5)
+    positive = 0.5 + np.bincount(np.concatenate(features[::2]), minlength=42)
+    negative = 0.5 + np.bincount(np.concatenate(features[1::2]), minlength=42)
+    want = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    np.testing.assert_allclose(ratios[1:], want[1:], rtol=1e-5)
+    model = build_classifier(
+        "nbsvm", vocab_size=VOCAB_SIZE, bigrams=bigrams, ratios=ratios
+    )
+    kernel = np.random.default_rng(0).normal(size=VOCAB_SIZE + 2)
+    model.get_layer("naive_bayes_logit").kernel.assign(kernel)
+    got = np.asarray(model(padded(texts, 12)))[:, 0]
+    logits = [np.sum(kernel[f] * ratios[f]) for f in features]
+    np.testing.assert_allclose(got, 1 / (1 + np.exp(-np.array(logits))), rtol=1e-5)
+    ids = NGramIds(VOCAB_SIZE, bigrams)(padded([[8, 3, 0]], 3))
+    assert ids.numpy().tolist() == [[8, 3, 0, VOCAB_SIZE + 1, 0]]
+
+
+def test_naive_bayes_dropout_only_in_training():
+    layer = NaiveBayesLogit(VOCAB_SIZE, dropout=0.5)
+    layer.build((None, 6))
+    layer.kernel.assign(np.ones(VOCAB_SIZE))
+    ids = np.tile(np.arange(1, 31), (64, 1))
+    assert np.all(np.asarray(layer(ids)) == 30.0)
+    trained = np.asarray(layer(ids, training=True))[:, 0]
+    assert len(np.unique(trained)) > 1 and abs(trained.mean() - 30.0) < 3.0
+
+
+@pytest.mark.parametrize("kind", ["bow", "nbsvm", "birnn", "textcnn"])
 def test_keras_file_round_trip(kind, tmp_path):
     config = dict(CONFIGS[kind])
     if kind == "bow":
         config["output_mode"] = "tf_idf"
         config["idf_weights"] = np.linspace(1.0, 3.0, VOCAB_SIZE)
     model = build_classifier(kind, **config)
+    if kind == "nbsvm":
+        kernel = model.get_layer("naive_bayes_logit").kernel
+        kernel.assign(np.linspace(-1.0, 1.0, VOCAB_SIZE + 3))
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     batch = padded(REVIEWS, 9)

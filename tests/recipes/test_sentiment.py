@@ -120,10 +120,28 @@ def test_bag_of_words_baseline_learns_from_tf_idf(tmp_path, capsys):
     assert accuracy_of(output) > 0.55
 
 
+def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--model", "nbsvm", "--epochs", "2", "--run-dir", str(tmp_path)]
+        + ["--export", str(tmp_path / "exports")]
+        + [flag for text in BAD_INPUT for flag in ("--predict", text)]
+    )
+    output = capsys.readouterr().out
+    assert "model nbsvm" in output
+    assert accuracy_of(output) > 0.6
+    served = tf.saved_model.load(str(tmp_path / "exports" / "sentiment" / "1"))
+    got = served.signatures["serving_default"](text=tf.constant(BAD_INPUT))
+    shown = [
+        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
+    ]
+    np.testing.assert_allclose(got["probability"].numpy(), shown, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
         (["--model", "bow", "--embeddings", "glove"], "--embeddings"),
+        (["--model", "nbsvm", "--embeddings", "glove"], "--embeddings"),
         (["--model", "birnn", "--multichannel"], "--multichannel"),
         (["--embeddings", "glove", "--embedding-dim", "100"], "--embedding-dim"),
         (["--validation-size", "400"], "--validation-size"),
