@@ -5,6 +5,7 @@ from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from garden.layers.text_cnn import TextCNN
+from garden.layers.tree import TreeLSTM, TreeRNN
 
 __all__ = [
     "GRU",
@@ -15,4 +16,6 @@ __all__ = [
     "SimpleRNN",
     "SimpleRNNCell",
     "TextCNN",
+    "TreeLSTM",
+    "TreeRNN",
 ]
