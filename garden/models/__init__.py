@@ -20,6 +20,12 @@ from garden.models.language_model import (
     stream_perplexity,
 )
 from garden.models.ngram import NGramLanguageModel
+from garden.models.tree import (
+    build_phrase_classifier,
+    build_sst_model,
+    build_tree_classifier,
+    compile_sst_model,
+)
 
 __all__ = [
     "BagOfWords",
@@ -29,9 +35,13 @@ __all__ = [
     "build_birnn_classifier",
     "build_classifier",
     "build_language_model",
+    "build_phrase_classifier",
+    "build_sst_model",
     "build_text_cnn_classifier",
+    "build_tree_classifier",
     "compile_classifier",
     "compile_language_model",
+    "compile_sst_model",
     "float32_classifier",
     "generation_model",
     "inverse_document_frequency",

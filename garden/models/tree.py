@@ -1,0 +1,277 @@
+"""Sentiment Treebank models: recursive networks with a classifier at every node.
+
+    E = embed(word ids)                         at the leaves (dropout)
+    H = TreeRNN(E) or TreeLSTM(E)               every node, bottom-up
+    P = softmax(dropout(H) W_s + b_s)           5 classes at every node
+
+trained on every labelled phrase: the loss is the cross-entropy at every real
+node, averaged over the nodes (padding has weight 0). The comparison is a
+sequence model that never sees the tree: a BiLSTM over the leaves of a phrase,
+trained on the same phrases (each node's span of words) and scored on the
+same nodes.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees, tree_dataset
+from garden.layers import TreeLSTM, TreeRNN
+from garden.layers.deep_rnn import recurrent_layer_class
+from garden.models.classifiers import FirstAndLastSteps
+from garden.training.sentiment_metrics import RootAccuracy
+
+TREE_MODELS = {"treernn": TreeRNN, "treelstm": TreeLSTM}
+SST_MODELS = (*TREE_MODELS, "bilstm")
+TREE_INPUTS = (
+    "word_ids",
+    "left_children",
+    "right_children",
+    "node_heights",
+    "node_mask",
+)
+
+
+def tree_inputs():
+    """The functional inputs of a tree model, one per post-order node array."""
+    return {
+        name: keras.Input(
+            (None,), dtype="bool" if name == "node_mask" else "int32", name=name
+        )
+        for name in TREE_INPUTS
+    }
+
+
+def _embedding(vocab_size, embedding_dim, trainable, mask_zero=False):
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=mask_zero, trainable=trainable,
+        name="embedding",
+    )  # fmt: skip
+
+
+def _probabilities(x):
+    # The float32 island: softmax and so the loss.
+    return keras.layers.Dense(
+        NUM_SENTIMENT_CLASSES, activation="softmax", dtype="float32",
+        name="probabilities",
+    )(x)  # fmt: skip
+
+
+def build_tree_classifier(
+    vocab_size,
+    kind="treelstm",
+    units=150,
+    embedding_dim=None,
+    trainable_embeddings=True,
+    dropout=0.0,
+    schedule="compact",
+    name=None,
+):
+    """A recursive network with a 5-way softmax at every node.
+
+    Args:
+        vocab_size: Number of word ids.
+        kind: "treelstm" (default) or "treernn".
+        units: Width of the node states.
+        embedding_dim: Width of the word vectors; default `units`. A TreeRNN
+            uses its leaf vectors as node vectors, so a different width gets a
+            `leaf_projection` (tanh) to `units` first.
+        trainable_embeddings: False freezes the embedding (pretrained vectors).
+        dropout: Rate on the word vectors and on the node states.
+        schedule: The tree layer's level schedule, "compact" or "dense".
+        name: Model name; default `kind`.
+
+    Returns:
+        A `keras.Model` from the dict of `TREE_INPUTS` (each `(batch, nodes)`)
+        to float32 probabilities `(batch, nodes, 5)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_tree_classifier(10, "treernn", units=4)
+    >>> out = model({"word_ids": np.array([[3, 4, 0]]),
+    ...              "left_children": np.array([[-1, -1, 0]]),
+    ...              "right_children": np.array([[-1, -1, 1]]),
+    ...              "node_heights": np.array([[0, 0, 1]]),
+    ...              "node_mask": np.array([[True, True, True]])})
+    >>> tuple(out.shape)
+    (1, 3, 5)
+    """
+    if kind not in TREE_MODELS:
+        raise ValueError(
+            "Received an invalid value for argument `kind`, expected one of "
+            f"{list(TREE_MODELS)}, got {kind!r}."
+        )
+    embedding_dim = embedding_dim or units
+    inputs = tree_inputs()
+    x = _embedding(vocab_size, embedding_dim, trainable_embeddings)(inputs["word_ids"])
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    if kind == "treernn" and embedding_dim != units:
+        x = keras.layers.Dense(units, activation="tanh", name="leaf_projection")(x)
+    h = TREE_MODELS[kind](units, schedule=schedule, name=kind)(
+        x,
+        left_children=inputs["left_children"],
+        right_children=inputs["right_children"],
+        node_heights=inputs["node_heights"],
+        node_mask=inputs["node_mask"],
+    )
+    h = keras.layers.Dropout(dropout, name="dropout")(h)
+    return keras.Model(inputs, _probabilities(h), name=name or kind)
+
+
+def build_phrase_classifier(
+    vocab_size,
+    units=150,
+    embedding_dim=None,
+    trainable_embeddings=True,
+    dropout=0.0,
+    cell="lstm",
+    name="bilstm",
+):
+    """The sequence comparison: a BiLSTM over a phrase's words, 5-way softmax.
+
+        H = [forward(E); backward(E)]          E = embed(ids), padding masked
+        p = softmax(dropout([H_1; H_T]) W + b)
+
+    Args:
+        vocab_size: Number of word ids (0 is padding).
+        units: Hidden size of each direction.
+        embedding_dim: Width of the word vectors; default `units`.
+        trainable_embeddings: False freezes the embedding.
+        dropout: Rate on the word vectors and before the softmax.
+        cell: The garden cell of both directions.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from right-padded ids `(batch, steps)` to float32
+        `(batch, 5)`.
+    """
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = _embedding(vocab_size, embedding_dim or units, trainable_embeddings, True)(ids)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = keras.layers.Bidirectional(
+        recurrent_layer_class(cell)(units, return_sequences=True), name="bidirectional"
+    )(x)
+    x = FirstAndLastSteps(name="first_and_last")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(ids, _probabilities(x), name=name)
+
+
+def build_sst_model(kind, **config):
+    """`build_tree_classifier` for "treernn"/"treelstm", else the BiLSTM."""
+    if kind == "bilstm":
+        config.pop("schedule", None)
+        return build_phrase_classifier(**config)
+    return build_tree_classifier(kind=kind, **config)
+
+
+def compile_sst_model(model, optimizer):
+    """Node-weighted cross-entropy; root and node accuracies for tree models.
+
+    A tree model is fed the node mask as `sample_weight`, so the loss is the
+    mean over real nodes (`mean_with_sample_weight`) and the root metrics find
+    each tree's last real node. The BiLSTM classifies one phrase per example.
+    """
+    if len(model.outputs[0].shape) == 2:
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+        return model
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            reduction="mean_with_sample_weight"
+        ),
+        weighted_metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="node_accuracy"),
+            RootAccuracy(name="root_accuracy"),
+            RootAccuracy(binary=True, name="root_binary_accuracy"),
+        ],
+    )
+    return model
+
+
+def node_dataset(trees, vocabulary, batch_size=25, shuffle=True, seed=None):
+    """`(inputs, labels, node_mask)` batches of trees for a tree model's `fit`."""
+
+    def weigh(inputs, labels):
+        inputs = {name: inputs[name] for name in TREE_INPUTS}
+        return inputs, labels, tf.cast(inputs["node_mask"], tf.float32)
+
+    return tree_dataset(
+        trees, vocabulary, batch_size=batch_size, shuffle=shuffle, seed=seed
+    ).map(weigh)
+
+
+def phrase_spans(tree):
+    """The words under every node of a `ParsedTree`, in post-order."""
+    spans = []
+    for word, left, right in zip(tree.words, tree.left_children, tree.right_children):
+        spans.append([word] if word is not None else spans[left] + spans[right])
+    return spans
+
+
+def encode_phrases(trees, vocabulary, roots_only=False, lower=True):
+    """Word ids and labels of every phrase (every node's span) of `trees`.
+
+    Returns:
+        `(ids, labels)`: a list of int32 arrays and an int32 array.
+    """
+    ids, labels = [], []
+    for tree in trees:
+        spans = phrase_spans(tree)
+        chosen = [len(spans) - 1] if roots_only else range(len(spans))
+        for node in chosen:
+            words = [w.lower() if lower else w for w in spans[node]]
+            ids.append(np.asarray([vocabulary[w] for w in words], "int32"))
+            labels.append(tree.labels[node])
+    return ids, np.asarray(labels, "int32")
+
+
+def phrase_dataset(ids, labels, batch_size=25, shuffle=True, seed=None):
+    """Padded batches of phrases of similar length for the BiLSTM's `fit`."""
+    ragged = tf.ragged.constant([list(row) for row in ids], dtype=tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((ragged, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.map(lambda x, y: (x, y)).bucket_by_sequence_length(
+        lambda x, y: tf.shape(x)[0],
+        bucket_boundaries=[2, 4, 8, 16, 32],
+        bucket_batch_sizes=[batch_size] * 6,
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_nodes(model, trees, vocabulary, batch_size=100):
+    """Every node's 5-way probabilities under a tree model.
+
+    Returns:
+        A list, one `(num_nodes, 5)` float32 array per tree, root last.
+    """
+    order = np.argsort([tree.num_nodes for tree in trees], kind="stable")
+    out = [None] * len(trees)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = encode_trees([trees[row] for row in rows], vocabulary)
+        p = np.asarray(
+            model.predict_on_batch({name: batch[name] for name in TREE_INPUTS}),
+            "float32",
+        )
+        for line, row in enumerate(rows):
+            out[row] = p[line, : trees[row].num_nodes]
+    return out
+
+
+def predict_phrases(model, ids, batch_size=100):
+    """The BiLSTM's probabilities for a list of id arrays, in order."""
+    order = np.argsort([len(row) for row in ids], kind="stable")
+    out = np.zeros((len(ids), NUM_SENTIMENT_CLASSES), "float32")
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = np.zeros((len(rows), max(1, max(len(ids[r]) for r in rows))), "int32")
+        for line, row in enumerate(rows):
+            batch[line, : len(ids[row])] = ids[row]
+        out[rows] = np.asarray(model.predict_on_batch(batch), "float32")
+    return out
