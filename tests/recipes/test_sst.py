@@ -1,0 +1,59 @@
+"""The SST recipe end to end on a few trees, small and fast."""
+
+import os
+
+import pytest
+
+from recipes import sst as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--max-train-trees", "40", "--max-test-trees", "20", "--epochs", "1",
+    "--units", "8", "--batch-size", "10", "--verbose", "0",
+]  # fmt: skip
+
+
+def scores_of(output):
+    lines = output.split("\nTest (", 1)[1].splitlines()
+    return {
+        line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
+        for line in lines[1:4]
+    }
+
+
+def test_treernn_reports_exports_and_its_checkpoint_evaluates_alike(tmp_path, capsys):
+    flags = [*SMALL, "--model", "treernn", "--embeddings", "random"]
+    recipe.main([*flags, "--run-dir", str(tmp_path / "run")])
+    output = capsys.readouterr().out
+    assert "train 40, dev 40, test 20 trees" in output
+    assert "Test (20 sentences" in output
+    scores = scores_of(output)
+    assert set(scores) == {
+        "root fine-grained accuracy", "root binary accuracy", "all-node accuracy"
+    }  # fmt: skip
+    assert all(0.0 <= value <= 1.0 for value in scores.values())
+    recipe.main(
+        [*flags, "--run-dir", str(tmp_path / "again")]
+        + ["--evaluate", str(tmp_path / "run" / "best.keras")]
+        + ["--export", str(tmp_path / "exports")]
+    )
+    output = capsys.readouterr().out
+    assert scores_of(output) == scores
+    assert os.path.isdir(tmp_path / "exports" / "sst" / "1")
+
+
+def test_bilstm_on_glove_phrases(tmp_path, capsys):
+    recipe.main([*SMALL, "--model", "bilstm", "--run-dir", str(tmp_path / "run")])
+    output = capsys.readouterr().out
+    assert "GloVe 6B 50d covers" in output and "model bilstm" in output
+    assert 0.0 <= scores_of(output)["all-node accuracy"] <= 1.0
+    assert os.path.exists(tmp_path / "run" / "best.keras")
+
+
+def test_glove_fixes_the_embedding_width():
+    with pytest.raises(SystemExit):
+        recipe.parse_args(["--embedding-dim", "100"])
+    args = recipe.parse_args(["--embeddings", "random", "--units", "30"])
+    assert args.embedding_dim == 30 and args.model == "treelstm"
