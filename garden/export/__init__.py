@@ -4,15 +4,18 @@ from garden.export.classifier import classifier_archive, export_classifier
 from garden.export.language_model import export_language_model, language_model_archive
 from garden.export.serving import next_version, write_version
 from garden.export.sst import export_sst_model, sentence_archive, tree_archive
+from garden.export.translation import export_translation_model, translation_archive
 
 __all__ = [
     "classifier_archive",
     "export_classifier",
     "export_language_model",
     "export_sst_model",
+    "export_translation_model",
     "language_model_archive",
     "next_version",
     "sentence_archive",
+    "translation_archive",
     "tree_archive",
     "write_version",
 ]

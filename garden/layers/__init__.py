@@ -1,5 +1,6 @@
 """Keras layers written from the equations of the lectures."""
 
+from garden.layers.attention import AdditiveAttention
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
@@ -8,6 +9,7 @@ from garden.layers.text_cnn import TextCNN
 from garden.layers.tree import TreeLSTM, TreeRNN
 
 __all__ = [
+    "AdditiveAttention",
     "GRU",
     "DeepRNN",
     "GRUCell",

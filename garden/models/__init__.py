@@ -20,6 +20,12 @@ from garden.models.language_model import (
     stream_perplexity,
 )
 from garden.models.ngram import NGramLanguageModel
+from garden.models.seq2seq import (
+    build_seq2seq,
+    compile_seq2seq,
+    float32_seq2seq,
+    translate_ids,
+)
 from garden.models.tree import (
     build_phrase_classifier,
     build_sst_model,
@@ -36,16 +42,20 @@ __all__ = [
     "build_classifier",
     "build_language_model",
     "build_phrase_classifier",
+    "build_seq2seq",
     "build_sst_model",
     "build_text_cnn_classifier",
     "build_tree_classifier",
     "compile_classifier",
     "compile_language_model",
+    "compile_seq2seq",
     "compile_sst_model",
     "float32_classifier",
+    "float32_seq2seq",
     "generation_model",
     "inverse_document_frequency",
     "predict_probabilities",
     "set_embeddings",
     "stream_perplexity",
+    "translate_ids",
 ]

@@ -1,0 +1,259 @@
+"""Encoder-decoder translation models: Cho et al. (2014), Sutskever et al. (2014),
+and the same with Bahdanau's additive attention.
+
+`build_seq2seq` builds three functional models from one set of layers, so
+they always share weights:
+
+    training   (source_ids, target_in_ids) -> logits       teacher forcing
+    encoder    source_ids -> (outputs, context, *states)
+    decoder    (target_ids, outputs, source_mask, context, *states)
+               -> (logits, *states)                         one step or many
+
+The decoder model is what `garden.decoding.beam_search` steps, eagerly, in a
+`tf.function` and inside an exported SavedModel. Ids are right-padded with 0
+(`<pad>`); masks are computed from the ids, never from Keras's implicit
+masks, so the same graph serves every entry point.
+
+    encoder:    h^(l)_s = f_l(h^(l-1)_s, h^(l)_{s-1})       over x_1 .. x_m <eos>
+                c = h^(L)_m   (the top layer's last valid state: the context)
+    decoder:    s_0 = the encoder's final states (every layer)
+                s_t = g(s_{t-1}, [embed(y_{t-1}); c])       c fed at every step
+    no attention:    o_t = s^(L)_t
+    attention:       a_t = AdditiveAttention(s^(L)_t, h^(L)_1..m)
+                     o_t = tanh(W_o [s^(L)_t; a_t])
+    logits_t = dropout(o_t) W_y + b_y                      float32
+
+The attention model follows Luong et al. (2015) and TensorFlow's own
+translation tutorial in where the attention sits (queried by the decoder's
+new state, its context combined with that state before the output layer),
+which lets training run the decoder over the whole target in one recurrent
+layer call; the score is Bahdanau's additive one.
+"""
+
+import collections
+
+import keras
+from keras import ops
+
+from garden.decoding.beam_search import beam_search, tile_beams
+from garden.layers import DeepRNN
+from garden.layers.attention import AdditiveAttention
+from garden.training.metrics import Perplexity, masked_cross_entropy
+
+Seq2Seq = collections.namedtuple("Seq2Seq", ["training", "encoder", "decoder"])
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class ReverseValidSteps(keras.layers.Layer):
+    """Reverses the valid (non-zero) prefix of each right-padded id sequence.
+
+    Sutskever et al.'s (2014) source reversal, with padding left at the end.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ReverseValidSteps()(np.array([[5, 6, 7, 0], [8, 9, 0, 0]])).numpy().tolist()
+    [[7, 6, 5, 0], [9, 8, 0, 0]]
+    """
+
+    def call(self, ids):
+        lengths = ops.sum(ops.cast(ops.not_equal(ids, 0), "int32"), axis=1)
+        positions = ops.expand_dims(ops.arange(ops.shape(ids)[1], dtype="int32"), 0)
+        lengths = ops.expand_dims(lengths, 1)
+        source = ops.where(positions < lengths, lengths - 1 - positions, positions)
+        return ops.take_along_axis(ids, source, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _ids(name):
+    return keras.Input((None,), dtype="int32", name=name)
+
+
+def build_seq2seq(
+    source_vocab_size,
+    target_vocab_size,
+    cell="gru",
+    units=256,
+    num_layers=2,
+    embedding_dim=256,
+    attention=True,
+    dropout=0.2,
+    reverse_source=False,
+    name="seq2seq",
+):
+    """An encoder-decoder as three weight-sharing models (see the module doc).
+
+    Args:
+        source_vocab_size: Number of source token ids.
+        target_vocab_size: Number of target token ids.
+        cell: "gru" (Cho et al.) or "lstm" (Sutskever et al.), or "rnn".
+        units: Hidden size of every recurrent layer (encoder and decoder).
+        num_layers: Recurrent layers in the encoder and in the decoder.
+        embedding_dim: Width of both embeddings.
+        attention: Add additive attention over the encoder outputs.
+        dropout: Dropout on embeddings, between layers and before the output.
+        reverse_source: Read the source backwards (Sutskever et al.).
+        name: Name of the training model.
+
+    Returns:
+        A `Seq2Seq(training, encoder, decoder)` of `keras.Model`s.
+
+    Example:
+
+    >>> import numpy as np
+    >>> models = build_seq2seq(20, 30, units=8, embedding_dim=6)
+    >>> source = np.array([[5, 6, 3, 0]], "int32")
+    >>> target = np.array([[2, 7, 8]], "int32")
+    >>> tuple(models.training((source, target)).shape)
+    (1, 3, 30)
+    """
+    source_embedding = keras.layers.Embedding(
+        source_vocab_size, embedding_dim, name="source_embedding"
+    )
+    target_embedding = keras.layers.Embedding(
+        target_vocab_size, embedding_dim, name="target_embedding"
+    )
+    recurrent = dict(
+        units=units,
+        num_layers=num_layers,
+        cell=cell,
+        dropout=dropout,
+        return_sequences=True,
+        return_state=True,
+    )
+    encoder_rnn = DeepRNN(**recurrent, name="encoder")
+    decoder_rnn = DeepRNN(**recurrent, name="decoder")
+    embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+    output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+    logits_layer = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")
+    if attention:
+        attention_layer = AdditiveAttention(units, name="attention")
+        combine = keras.layers.Dense(units, activation="tanh", name="attentional")
+    per_layer = encoder_rnn.states_per_layer
+
+    def encode(source_ids):
+        ids = ReverseValidSteps(name="reverse")(source_ids) if reverse_source else None
+        ids = source_ids if ids is None else ids
+        mask = ops.not_equal(ids, 0)
+        x = embedding_dropout(source_embedding(ids))
+        outputs, *states = encoder_rnn(x, mask=mask)
+        context = states[(num_layers - 1) * per_layer]
+        return outputs, mask, context, states
+
+    def decode(target_ids, outputs, source_mask, context, states):
+        x = target_embedding(target_ids)
+        x = ops.concatenate([x, ops.ones_like(x[..., :1]) * context[:, None, :]], -1)
+        x = embedding_dropout(x)
+        hidden, *states = decoder_rnn(
+            x, initial_state=states, mask=ops.not_equal(target_ids, 0)
+        )
+        if attention:
+            attended = attention_layer(hidden, outputs, mask=source_mask)
+            hidden = combine(ops.concatenate([hidden, attended], axis=-1))
+        return logits_layer(output_dropout(hidden)), states
+
+    source_ids, target_ids = _ids("source_ids"), _ids("target_ids")
+    outputs, source_mask, context, states = encode(source_ids)
+    logits, _ = decode(target_ids, outputs, source_mask, context, states)
+    training = keras.Model((source_ids, target_ids), logits, name=name)
+
+    encoder = keras.Model(
+        source_ids, [outputs, source_mask, context, *states], name=f"{name}_encoder"
+    )
+
+    step_ids = _ids("target_ids")
+    step_outputs = keras.Input((None, units), name="encoder_outputs")
+    step_mask = keras.Input((None,), dtype="bool", name="source_mask")
+    step_context = keras.Input((units,), name="context")
+    step_states = [
+        keras.Input((units,), name=f"state_{index}")
+        for index in range(num_layers * per_layer)
+    ]
+    step_logits, new_states = decode(
+        step_ids, step_outputs, step_mask, step_context, step_states
+    )
+    decoder = keras.Model(
+        [step_ids, step_outputs, step_mask, step_context, *step_states],
+        [step_logits, *new_states],
+        name=f"{name}_decoder",
+    )
+    return Seq2Seq(training, encoder, decoder)
+
+
+def compile_seq2seq(model, optimizer):
+    """Masked cross-entropy (padding excluded) and perplexity."""
+    model.compile(
+        optimizer=optimizer, loss=masked_cross_entropy(0), metrics=[Perplexity(0)]
+    )
+    return model
+
+
+def float32_seq2seq(config, weights):
+    """The float32 twin of a trained model's three parts (for decoding, export).
+
+    Args:
+        config: The `build_seq2seq` arguments of the trained model.
+        weights: Its training model's `get_weights()`.
+    """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        models = build_seq2seq(**config)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    models.training.set_weights(weights)
+    return models
+
+
+def translate_ids(
+    models,
+    source_ids,
+    beam_width=4,
+    max_length=50,
+    length_penalty=1.0,
+    bos_id=2,
+    eos_id=3,
+):
+    """Beam-search translations of a batch of right-padded source ids.
+
+    Graph-compatible (the exported model calls it): `beam_width`,
+    `max_length` and `length_penalty` may be scalar tensors.
+
+    Args:
+        models: A `Seq2Seq` (usually `float32_seq2seq`'s).
+        source_ids: int32 `(batch, steps)`, each row ending with `<eos>`.
+        beam_width: 1 for greedy decoding.
+        max_length: Most target tokens, `<eos>` included.
+        length_penalty: `alpha` of `garden.decoding.beam_search`.
+        bos_id, eos_id: The target vocabulary's `<bos>` and `<eos>`.
+
+    Returns:
+        `(target_ids, lengths)`: int32 `(batch, max_length)` right-padded with
+        0, and `(batch,)`. `<pad>` and `<bos>` are never generated.
+    """
+    outputs, mask, context, *states = models.encoder(source_ids, training=False)
+    outputs, mask, context = (
+        tile_beams(x, beam_width) for x in (outputs, mask, context)
+    )
+    states = [tile_beams(state, beam_width) for state in states]
+
+    def step(ids, step_states):
+        logits, *new_states = models.decoder(
+            [ids, outputs, mask, context, *step_states], training=False
+        )
+        return logits, new_states
+
+    ids, lengths, _ = beam_search(
+        step,
+        states,
+        ops.shape(source_ids)[0],
+        bos_id,
+        eos_id,
+        beam_width=beam_width,
+        max_length=max_length,
+        length_penalty=length_penalty,
+        banned_ids=(bos_id,),
+    )
+    return ids, lengths

@@ -1,0 +1,78 @@
+"""The translation recipe end to end on a slice of fra-eng, small and fast."""
+
+import os
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from garden import data
+from recipes import translation as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--max-train-pairs", "400", "--validation-size", "60", "--test-size", "40",
+    "--epochs", "1", "--units", "16", "--embedding-dim", "8", "--num-layers", "1",
+    "--batch-size", "32", "--verbose", "0",
+]  # fmt: skip
+# Empty input, 300 words, unknown words and characters.
+BAD_INPUT = ["", "hello " * 300, "Zürich ☃ xyzzy!"]
+
+
+def test_split_is_by_sentence_seeded_and_complete():
+    pairs = data.load_english_french()[:3000]
+    splits = recipe.split_pairs(pairs, 200, 100, seed=0)
+    assert splits == recipe.split_pairs(pairs, 200, 100, seed=0)
+    assert splits != recipe.split_pairs(pairs, 200, 100, seed=1)
+    sources = {name: {s for s, _ in split} for name, split in splits.items()}
+    assert not sources["test"] & sources["train"]
+    assert not sources["valid"] & (sources["train"] | sources["test"])
+    assert len(splits["test"]) >= 200 and len(splits["valid"]) >= 100
+    assert sorted(sum(splits.values(), [])) == sorted(pairs)
+    with pytest.raises(ValueError, match="No training pairs"):
+        recipe.split_pairs(pairs, 2000, 1000, seed=0)
+
+
+def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--run-dir", str(tmp_path / "run"), "--beam-width", "3"]
+        + ["--export", str(tmp_path / "exports")]
+        + [flag for text in BAD_INPUT for flag in ("--translate", text)]
+    )
+    output = capsys.readouterr().out
+    assert "Test BLEU, greedy:" in output and "Test BLEU, beam 3:" in output
+    assert "nrefs:1|case:lc" in output
+    rows = (tmp_path / "run" / "translations.tsv").read_text().splitlines()
+    assert rows[0] == "source\treference\tgreedy\tbeam"
+    scored = re.search(r"Test BLEU, greedy: [0-9.]+ \((\d+) pairs", output)
+    assert len(rows) - 1 == int(scored.group(1)) >= 40
+    shown = output.split("\nTranslations:\n", 1)[1].splitlines()[: len(BAD_INPUT)]
+    cli = [line.split(" -> ", 1)[1][1:-1] for line in shown]
+    assert len(cli) == 3 and all(len(text.split()) <= 200 for text in cli)
+    served = tf.saved_model.load(str(tmp_path / "exports" / "translation" / "1"))
+    got = served.signatures["serving_default"](
+        text=tf.constant(BAD_INPUT), beam_width=tf.constant(3)
+    )
+    translations = [t.decode() for t in got["translation"].numpy()]
+    assert [recipe.detokenize(t.split()) for t in translations] == cli
+    assert np.all(got["length"].numpy() <= 200)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--beam-width", "0"], "--beam-width"),
+        (["--beam-width", "17"], "--beam-width"),
+        (["--max-length", "1"], "--max-length"),
+        (["--cell", "transformer"], "--cell"),
+        (["--dropout", "1.5"], "--dropout"),
+    ],
+)
+def test_bad_flags_fail_clearly(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.parse_args([*SMALL, *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
