@@ -69,6 +69,14 @@ def parse_args(argv=None):
     )
     task.add_argument("--dropout", type=cli.rate, default=0.0)
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--ema",
+        metavar="MOMENTUM",
+        type=cli.rate,
+        default=None,
+        help="validate, checkpoint and keep an exponential moving average of "
+        "the weights with this momentum (e.g. 0.999)",
+    )
     task.add_argument("--tie-weights", action="store_true")
     task.add_argument("--residual", action="store_true")
     task.add_argument("--bptt", choices=BPTT_MODES, default="truncated")
@@ -98,6 +106,8 @@ def parse_args(argv=None):
     args = cli.parse(parser, argv)
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
+    if args.ema and args.tune:
+        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
     if args.corpus == "ptb" and args.level == "char":
         parser.error("argument --level: ptb is a word-level corpus, use --level word")
     if args.embedding_dim is None:
@@ -288,6 +298,7 @@ def main(argv=None):
             decay_rate=args.lr_decay,
             decay_steps=max(steps_per_epoch, 1),
             decay_start=args.lr_decay_start * steps_per_epoch,
+            ema_momentum=args.ema or None,
         )
         compile_language_model(model, optimizer)
     model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
@@ -300,6 +311,7 @@ def main(argv=None):
             monitor="val_perplexity",
             patience=args.patience,
             stateful=args.bptt != "full",
+            ema=bool(args.ema),
         ),
         verbose=args.verbose,
     )

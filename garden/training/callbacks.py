@@ -36,6 +36,7 @@ def standard_callbacks(
     patience=None,
     stateful=False,
     tensorboard=True,
+    ema=False,
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
@@ -49,6 +50,8 @@ def standard_callbacks(
             early. The best weights are restored when it stops.
         stateful: Add `ResetStatesEachEpoch` (truncated BPTT).
         tensorboard: Whether to write TensorBoard logs.
+        ema: The optimizer averages the weights (`use_ema`): validate and
+            checkpoint the averaged weights (`keras.callbacks.SwapEMAWeights`).
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -63,6 +66,9 @@ def standard_callbacks(
             save_best_only=True,
         ),
     ]
+    if ema:
+        # First, so that the checkpoint after it saves the averaged weights.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if stateful:
         callbacks.insert(0, ResetStatesEachEpoch())
     if tensorboard:

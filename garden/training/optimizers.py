@@ -13,6 +13,7 @@ def make_optimizer(
     decay_steps=1000,
     decay_start=0,
     momentum=0.9,
+    ema_momentum=None,
 ):
     """A Keras optimizer by its lecture name.
 
@@ -29,6 +30,9 @@ def make_optimizer(
         decay_start: Steps at the initial rate before the first decay (e.g.
             Zaremba et al. halve the rate after each epoch from the 5th on).
         momentum: The momentum of "momentum".
+        ema_momentum: Keep an exponential moving average of the weights
+            with this momentum (Keras's `use_ema`); the model ends training
+            with the averaged weights. None for no averaging.
 
     Returns:
         A `keras.optimizers.Optimizer`.
@@ -74,6 +78,13 @@ def make_optimizer(
                 staircase=True,
             )
     options = {"learning_rate": learning_rate, "global_clipnorm": clip_norm}
+    if ema_momentum is not None:
+        if not 0 < ema_momentum < 1:
+            raise ValueError(
+                "Received an invalid value for argument `ema_momentum`, expected a "
+                f"float in (0, 1) or None, got {ema_momentum!r}."
+            )
+        options.update(use_ema=True, ema_momentum=ema_momentum)
     if name == "sgd":
         return keras.optimizers.SGD(**options)
     if name == "momentum":

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from garden.layers import GRU
-from garden.training import ResetStatesEachEpoch, standard_callbacks
+from garden.training import ResetStatesEachEpoch, make_optimizer, standard_callbacks
 
 
 def test_standard_callbacks_write_logs_checkpoint_and_backup(tmp_path):
@@ -60,3 +60,25 @@ def test_states_reset_at_epoch_and_evaluation_start():
     callback.set_model(model)
     callback.on_epoch_begin(0)
     assert np.all(np.asarray(state) == 0)
+
+
+def test_weight_averaging_is_validated_checkpointed_and_kept(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(make_optimizer("sgd", 0.1, ema_momentum=0.9), loss="mse")
+    raw = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: raw.append(model.get_weights()[0])
+    )
+    callbacks = standard_callbacks(str(tmp_path), monitor="loss", ema=True)
+    assert isinstance(callbacks[0], keras.callbacks.SwapEMAWeights)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[*callbacks, record])
+    final = model.get_weights()[0]
+    # Training ends on the average, which is not the last raw step's weights
+    # but lies near the raw weights of the last steps.
+    assert not np.allclose(final, raw[-1])
+    assert np.abs(final - raw[-1]).max() < np.abs(raw[0] - raw[-1]).max()
+    saved = keras.saving.load_model(tmp_path / "best.keras").get_weights()[0]
+    np.testing.assert_allclose(saved, final, rtol=1e-6)

@@ -67,3 +67,10 @@ def test_bad_arguments():
         make_optimizer("adam", clip_norm=-1)
     with pytest.raises(ValueError, match="`decay_rate`"):
         make_optimizer("adam", decay_rate=1.5)
+
+
+def test_weight_averaging_momentum_is_checked():
+    optimizer = make_optimizer("adam", 0.01, ema_momentum=0.99)
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.99
+    with pytest.raises(ValueError, match="ema_momentum"):
+        make_optimizer("adam", 0.01, ema_momentum=1.0)
