@@ -22,10 +22,8 @@ commands that reproduce them are in the README.
 """
 
 import math
-import os
 
 import keras
-import keras_tuner
 import numpy as np
 
 from garden import cli, data
@@ -197,15 +195,12 @@ def tuned_config(args, base_config, train, valid):
     best, hypermodel = search(
         args,
         build,
-        keras_tuner.Objective("val_perplexity", "min"),
+        "val_perplexity",
+        "min",
         f"{args.corpus}_{args.level}_{args.bptt}",
         train,
         valid,
-        callbacks=standard_callbacks(
-            os.path.join(args.run_dir, "search"),
-            stateful=args.bptt != "full",
-            tensorboard=False,
-        ),
+        stateful=args.bptt != "full",
     )
     return config_from_hp(best, base_config), hypermodel.build(best)
 

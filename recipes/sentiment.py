@@ -27,7 +27,6 @@ import os
 import tempfile
 
 import keras
-import keras_tuner
 import numpy as np
 
 from garden import cli, data
@@ -265,17 +264,11 @@ def tuned_model(args, config, embeddings, train, valid):
     best, hypermodel = search(
         args,
         build,
-        keras_tuner.Objective("val_accuracy", "max"),
+        "val_accuracy",
+        "max",
         f"{args.model}_{args.embeddings}",
         train,
         valid,
-        callbacks=standard_callbacks(
-            os.path.join(args.run_dir, "search"),
-            monitor="val_accuracy",
-            mode="max",
-            patience=args.patience,
-            tensorboard=False,
-        ),
     )
     return config_from_hp(best, args.model, config, pretrained), hypermodel.build(best)
 

@@ -26,7 +26,6 @@ and 87.5% binary root accuracy on the test split (about 6 minutes on a
 import os
 
 import keras
-import keras_tuner
 import numpy as np
 
 from garden import cli, data
@@ -160,17 +159,11 @@ def fit(args, config, embeddings, train, valid):
         best, hypermodel = search(
             args,
             build,
-            keras_tuner.Objective(monitor, "max"),
+            monitor,
+            "max",
             f"{args.model}_{args.embeddings}",
             train,
             valid,
-            callbacks=standard_callbacks(
-                os.path.join(args.run_dir, "search"),
-                monitor=monitor,
-                mode="max",
-                patience=args.patience,
-                tensorboard=False,
-            ),
         )
         config, model = config_from_hp(best, config), hypermodel.build(best)
     else:

@@ -28,7 +28,6 @@ import tempfile
 import time
 
 import keras
-import keras_tuner
 import numpy as np
 import tensorflow as tf
 
@@ -202,17 +201,11 @@ def fit(args, splits, vocabularies, tokenizer, config):
         best, hypermodel = search(
             args,
             build,
-            keras_tuner.Objective("val_loss", "min"),
+            "val_loss",
+            "min",
             f"seq2seq_{'attention' if args.attention else 'plain'}",
             train,
             valid,
-            callbacks=standard_callbacks(
-                os.path.join(args.run_dir, "search"),
-                monitor="val_loss",
-                mode="min",
-                patience=args.patience,
-                tensorboard=False,
-            ),
         )
         config, model = config_from_hp(best, config), hypermodel.build(best)
     else:

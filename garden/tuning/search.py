@@ -1,7 +1,10 @@
 """The hypermodel, the shared search spaces and the tuners every recipe uses."""
 
+import os
+
 import keras_tuner
 
+from garden.training.callbacks import standard_callbacks
 from garden.training.optimizers import make_optimizer
 from garden.training.precision import set_precision
 
@@ -125,30 +128,43 @@ def make_tuner(
     )
 
 
-def search(args, build_model, objective, project_name, train, valid, callbacks=()):
+def search(
+    args, build_model, monitor, mode, project_name, train, valid, stateful=False
+):
     """Runs a recipe's search from its flags; returns the best hyperparameters.
 
     The tuner is chosen by `--tuner`, keeps its trials in
     `--tune-dir/project_name` (a search there resumes) and trains each model
-    for at most `--epochs`, in `--precision`.
+    for at most `--epochs`, in `--precision`, with the standard callbacks
+    (checkpoints and resume state in `--run-dir/search`, early stopping after
+    `--patience` epochs, no TensorBoard).
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
         build_model: `hp -> compiled keras.Model`.
-        objective: A `keras_tuner.Objective`.
+        monitor: The validation metric the search optimises (`val_loss`, ...).
+        mode: "min" or "max".
         project_name: The search's sub-directory.
         train, valid: The datasets.
-        callbacks: Callbacks for every trial (KerasTuner copies them).
+        stateful: The models carry states across batches (truncated BPTT).
 
     Returns:
         `(best_hyperparameters, hypermodel)`; `hypermodel.build(best)` gives a
         fresh model of the best trial to retrain.
     """
     hypermodel = RecipeHyperModel(build_model, args.precision, name=project_name)
+    callbacks = standard_callbacks(
+        os.path.join(args.run_dir, "search"),
+        monitor=monitor,
+        mode=mode,
+        patience=args.patience,
+        stateful=stateful,
+        tensorboard=False,
+    )
     tuner = make_tuner(
         args.tuner,
         hypermodel,
-        objective,
+        keras_tuner.Objective(monitor, mode),
         directory=args.tune_dir,
         project_name=project_name,
         max_trials=args.max_trials,
@@ -159,7 +175,7 @@ def search(args, build_model, objective, project_name, train, valid, callbacks=(
         train,
         validation_data=valid,
         epochs=args.epochs,
-        callbacks=list(callbacks),
+        callbacks=callbacks,
         verbose=args.verbose,
     )
     tuner.results_summary(num_trials=3)

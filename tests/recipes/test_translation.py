@@ -61,6 +61,17 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
     assert np.all(got["length"].numpy() <= 200)
 
 
+def test_tuning_searches_then_retrains(tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--tune", "--tuner", "random", "--max-trials", "1"]
+        + ["--tune-dir", str(tmp_path / "search"), "--run-dir", str(tmp_path / "run")]
+    )
+    output = capsys.readouterr().out
+    trials = os.listdir(tmp_path / "search" / "seq2seq_attention")
+    assert any(name.startswith("trial_") for name in trials)
+    assert "Test BLEU, beam 4:" in output
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
