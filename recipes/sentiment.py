@@ -24,7 +24,6 @@ reviews. Results and the commands that reproduce them are in the README.
 """
 
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -45,6 +44,7 @@ from garden.models.classifiers import (
     predict_probabilities,
     set_embeddings,
 )
+from garden.reports import write_tsv
 from garden.training import make_optimizer, set_precision, standard_callbacks
 from garden.tuning import optimizer_from_hp, search
 
@@ -318,16 +318,11 @@ def write_predictions(path, labels, probabilities):
     order (negative then positive, by review id), or the seeded sample's
     order with `--max-test-examples`.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".predictions-", dir=directory)
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write("index\tlabel\tprobability_positive\tprediction\n")
-        for index, (label, probability) in enumerate(zip(labels, probabilities)):
-            predicted = int(probability >= 0.5)
-            f.write(f"{index}\t{CLASS_NAMES[label]}\t{probability:.6f}\t")
-            f.write(f"{CLASS_NAMES[predicted]}\n")
-    os.replace(temporary, path)
+    rows = (
+        (index, CLASS_NAMES[label], f"{p:.6f}", CLASS_NAMES[int(p >= 0.5)])
+        for index, (label, p) in enumerate(zip(labels, probabilities))
+    )
+    write_tsv(path, ["index", "label", "probability_positive", "prediction"], rows)
 
 
 def report_test(args, model, tokenizer, vocabulary, texts, labels):

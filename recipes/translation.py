@@ -24,7 +24,6 @@ export a SavedModel that takes English text and returns French.
 import argparse
 import os
 import re
-import tempfile
 import time
 
 import keras
@@ -39,6 +38,7 @@ from garden.models.seq2seq import (
     float32_seq2seq,
     translate_ids,
 )
+from garden.reports import write_tsv
 from garden.training import make_optimizer, set_precision, standard_callbacks
 from garden.training.bleu import corpus_bleu
 from garden.tuning import optimizer_from_hp, search
@@ -282,14 +282,11 @@ class Translator:
 
 def write_translations(path, pairs, greedy, beam):
     """One line per test pair, written to a temporary file and renamed."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".translations-", dir=directory)
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.write("source\treference\tgreedy\tbeam\n")
-        for (source, reference), one, many in zip(pairs, greedy, beam):
-            f.write(f"{source}\t{reference}\t{one}\t{many}\n")
-    os.replace(temporary, path)
+    rows = (
+        (source, reference, one, many)
+        for (source, reference), one, many in zip(pairs, greedy, beam)
+    )
+    write_tsv(path, ["source", "reference", "greedy", "beam"], rows)
 
 
 def report_test(args, translator, pairs):

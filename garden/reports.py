@@ -1,0 +1,38 @@
+"""Files a recipe writes about its results, written so none is ever half-written."""
+
+import os
+import tempfile
+
+
+def write_tsv(path, header, rows):
+    """Tab-separated lines, written to a temporary file beside `path` and renamed.
+
+    A reader (or a crash) never sees a half-written file: `path` is either
+    the old file or the whole new one.
+
+    Args:
+        path: The file to write; its directory is created if missing.
+        header: The column names.
+        rows: Iterable of rows, each a sequence of values (written with `str`).
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "out", "table.tsv")
+    >>> write_tsv(path, ["word", "count"], [("the", 3), ("cat", 1)])
+    >>> open(path).read()
+    'word\\tcount\\nthe\\t3\\ncat\\t1\\n'
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    name = os.path.basename(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write("\t".join(header) + "\n")
+            for row in rows:
+                f.write("\t".join(str(value) for value in row) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
