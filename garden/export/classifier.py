@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from garden.export.serving import write_version
+from garden.export.serving import example_texts, write_version
 
 CLASS_NAMES = ("negative", "positive")
 
@@ -56,13 +56,23 @@ def classifier_archive(model, tokenizer, vocabulary, max_length=500):
     return archive
 
 
-def export_classifier(model, tokenizer, vocabulary, root, model_name, max_length=500):
+def export_classifier(
+    model, tokenizer, vocabulary, root, model_name, max_length=500, *, examples
+):
     """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
+
+    Args:
+        model, tokenizer, vocabulary, max_length: As in `classifier_archive`.
+        root: The export root.
+        model_name: The served model's name (a directory under `root`).
+        examples: A few raw reviews: TF Serving's warmup request, one batch
+            of them to `serving_default`.
 
     Returns:
         The version directory.
     """
+    warmup = [("serving_default", {"text": example_texts(examples)})]
     archive = classifier_archive(model, tokenizer, vocabulary, max_length)
-    path = write_version(root, model_name, archive.write_out)
+    path = write_version(root, model_name, archive.write_out, warmup)
     model.save(f"{path}.keras")
     return path

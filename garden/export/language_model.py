@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from garden.decoding import generate
-from garden.export.serving import write_version
+from garden.export.serving import example_number, example_texts, write_version
 
 MAX_LENGTH_LIMIT = 1000
 
@@ -119,14 +119,46 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
 
 
 def export_language_model(
-    generator, tokenizer, vocabulary, root, model_name, separator, seed=0
+    generator,
+    tokenizer,
+    vocabulary,
+    root,
+    model_name,
+    separator,
+    seed=0,
+    *,
+    examples,
+    example_max_length=20,
+    example_temperature=1.0,
 ):
     """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
+
+    Args:
+        generator, tokenizer, vocabulary, separator, seed: As in
+            `language_model_archive`.
+        root: The export root.
+        model_name: The served model's name (a directory under `root`).
+        examples: A few texts from the corpus: TF Serving's warmup requests
+            send them as the prompts of `serving_default` and the texts of
+            `score`.
+        example_max_length: `max_length` of the warmup `serving_default`
+            request (an integer in [0, 1000]).
+        example_temperature: `temperature` of that request (a finite number,
+            <= 0 for greedy).
 
     Returns:
         The version directory.
     """
+    texts = example_texts(examples)
+    generation = {
+        "prompt": texts,
+        "max_length": example_number(
+            example_max_length, "example_max_length", 0, MAX_LENGTH_LIMIT, integer=True
+        ),
+        "temperature": example_number(example_temperature, "example_temperature"),
+    }
+    warmup = [("serving_default", generation), ("score", {"text": texts})]
     archive = language_model_archive(generator, tokenizer, vocabulary, separator, seed)
-    path = write_version(root, model_name, archive.write_out)
+    path = write_version(root, model_name, archive.write_out, warmup)
     generator.save(f"{path}.keras")
     return path

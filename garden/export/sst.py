@@ -9,8 +9,8 @@ return the 5-way class probabilities of the whole sentence (the root).
 import keras
 import tensorflow as tf
 
-from garden.data.trees import NUM_SENTIMENT_CLASSES
-from garden.export.serving import write_version
+from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
+from garden.export.serving import example_texts, write_version
 from garden.models.tree import TREE_INPUTS
 
 _OPEN, _CLOSE, _WORD = 0, 1, 2
@@ -359,16 +359,39 @@ def sentence_archive(model, vocabulary):
     return archive
 
 
-def export_sst_model(model, vocabulary, root, model_name):
+def export_sst_model(model, vocabulary, root, model_name, *, examples):
     """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
 
     A tree model gets `tree_archive`, the BiLSTM `sentence_archive`.
 
+    Args:
+        model: A model from `garden.models.tree.build_sst_model`.
+        vocabulary: The training `Vocabulary`.
+        root: The export root.
+        model_name: The served model's name (a directory under `root`).
+        examples: A few SST bracketed trees: TF Serving's warmup request, one
+            batch to `serving_default`, as trees for a tree model and as
+            their sentences (the leaves joined by spaces) for the BiLSTM.
+
     Returns:
         The version directory.
     """
+    trees = []
+    for text in example_texts(examples):
+        try:
+            trees.append(parse_tree(text))
+        except ValueError as error:
+            raise ValueError(
+                "Received an invalid value for argument `examples`, expected "
+                f"SST bracketed trees, got {text!r:.200}: {error}"
+            ) from error
     is_tree = isinstance(model.input, dict)
+    if is_tree:
+        warmup = [("serving_default", {"tree": list(examples)})]
+    else:
+        sentences = [" ".join(tree.leaves) for tree in trees]
+        warmup = [("serving_default", {"sentence": sentences})]
     archive = (tree_archive if is_tree else sentence_archive)(model, vocabulary)
-    path = write_version(root, model_name, archive.write_out)
+    path = write_version(root, model_name, archive.write_out, warmup)
     model.save(f"{path}.keras")
     return path

@@ -3,12 +3,14 @@
 import keras
 import tensorflow as tf
 
-from garden.export.serving import write_version
+from garden.export.serving import example_number, example_texts, write_version
 from garden.models.seq2seq import translate_ids
 
 # No output is longer than this many tokens, whatever the input (a bound on
 # the decoding loop of the served model).
 MAX_OUTPUT_LENGTH = 200
+# The served beam search clips `beam_width` to [1, MAX_BEAM_WIDTH].
+MAX_BEAM_WIDTH = 16
 
 
 def output_length_limit(source_length):
@@ -60,7 +62,7 @@ def translation_archive(
         ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1).to_tensor(0)
         longest = tf.shape(ids)[1] - 1
         max_length = tf.minimum(2 * longest + 10, MAX_OUTPUT_LENGTH)
-        beam_width = tf.clip_by_value(beam_width, 1, 16)
+        beam_width = tf.clip_by_value(beam_width, 1, MAX_BEAM_WIDTH)
         output, lengths = translate_ids(
             models,
             ids,
@@ -95,15 +97,34 @@ def export_translation_model(
     root,
     model_name,
     length_penalty=1.0,
+    *,
+    examples,
+    example_beam_width=1,
 ):
     """Writes `root/model_name/<next version>/` and `<version>.keras` beside it.
+
+    Args:
+        models, tokenizer, source_vocabulary, target_vocabulary,
+            length_penalty: As in `translation_archive`.
+        root: The export root.
+        model_name: The served model's name (a directory under `root`).
+        examples: A few source sentences: TF Serving's warmup request, one
+            batch of them to `serving_default`.
+        example_beam_width: `beam_width` of that request (1 to 16).
 
     Returns:
         The version directory.
     """
+    inputs = {
+        "text": example_texts(examples),
+        "beam_width": example_number(
+            example_beam_width, "example_beam_width", 1, MAX_BEAM_WIDTH, integer=True
+        ),
+    }
+    warmup = [("serving_default", inputs)]
     archive = translation_archive(
         models, tokenizer, source_vocabulary, target_vocabulary, length_penalty
     )
-    path = write_version(root, model_name, archive.write_out)
+    path = write_version(root, model_name, archive.write_out, warmup)
     models.training.save(f"{path}.keras")
     return path

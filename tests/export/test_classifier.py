@@ -11,6 +11,7 @@ import pytest
 from garden.data import Vocabulary, WordTokenizer, encode_texts
 from garden.export import export_classifier, next_version
 from garden.models.classifiers import build_classifier, predict_probabilities
+from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 
 CORPUS = [
@@ -25,6 +26,8 @@ REVIEWS = [
     "Très émouvant 😀 ニース <br />ΤΈΛΟΣ",
     "A boring film.<br /><br />The acting was awful!",
 ]
+# TF Serving's warmup batch: ordinary reviews, HTML and non-ASCII text.
+EXAMPLES = [CORPUS[0], REVIEWS[2], REVIEWS[3]]
 CONFIGS = {
     "birnn": dict(units=6, embedding_dim=5),
     "textcnn": dict(embedding_dim=5, filters=4, multichannel=True),
@@ -42,7 +45,7 @@ def exported(tmp_path_factory):
         model = build_classifier(kind, vocab_size=len(vocabulary), **config)
         models[kind] = model
         paths[kind] = export_classifier(
-            model, tokenizer, vocabulary, str(root), kind, max_length=500
+            model, tokenizer, vocabulary, str(root), kind, examples=EXAMPLES
         )
     return tokenizer, vocabulary, root, models, paths
 
@@ -99,3 +102,24 @@ def test_saved_model_cli_runs(exported):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "probability" in result.stdout and "label" in result.stdout
+
+
+def test_warmup_and_rest_requests_replay(exported):
+    *_, paths = exported
+    for kind, path in paths.items():
+        assert_requests_replay(path, kind, [("serving_default", {"text": EXAMPLES})])
+
+
+def test_examples_must_be_a_list_of_texts(exported, tmp_path):
+    tokenizer, vocabulary, _, models, _ = exported
+    for examples in ("one review", [], ["a", 3], None):
+        with pytest.raises(ValueError, match="argument `examples`"):
+            export_classifier(
+                models["birnn"],
+                tokenizer,
+                vocabulary,
+                str(tmp_path),
+                "birnn",
+                examples=examples,
+            )
+    assert not os.path.exists(tmp_path / "birnn")

@@ -18,24 +18,35 @@ from garden.models.language_model import (
     generation_model,
     zero_states,
 )
+from tests.export.replay import assert_requests_replay
 
 TEXT = "the time traveller was expounding a recondite matter to us " * 3
+# TF Serving's warmup prompts (greedy, so a replay gives the same text).
+EXAMPLES = ["The Time Traveller", "was expounding a recondite matter", "zebra"]
+WARMUP = dict(examples=EXAMPLES, example_max_length=5, example_temperature=0.0)
+
+
+def small_generator(**config):
+    """An untrained word-level generator over TEXT, its tokenizer and vocabulary."""
+    tokenizer = WordTokenizer("letters_only")
+    vocabulary = Vocabulary([tokenizer.tokenize(TEXT)])
+    config = dict(vocab_size=len(vocabulary), **config)
+    trained = build_language_model(**config)
+    return generation_model(config, trained.get_weights()), tokenizer, vocabulary
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     keras.utils.set_random_seed(7)
-    tokenizer = WordTokenizer("letters_only")
-    vocabulary = Vocabulary([tokenizer.tokenize(TEXT)])
-    config = dict(vocab_size=len(vocabulary), units=12, num_layers=2, embedding_dim=8)
-    trained = build_language_model(**config)
-    generator = generation_model(config, trained.get_weights())
+    generator, tokenizer, vocabulary = small_generator(
+        units=12, num_layers=2, embedding_dim=8
+    )
     root = tmp_path_factory.mktemp("exports")
     first = export_language_model(
-        generator, tokenizer, vocabulary, str(root), "lm", separator=" "
+        generator, tokenizer, vocabulary, str(root), "lm", separator=" ", **WARMUP
     )
     second = export_language_model(
-        generator, tokenizer, vocabulary, str(root), "lm", separator=" "
+        generator, tokenizer, vocabulary, str(root), "lm", separator=" ", **WARMUP
     )
     return generator, tokenizer, vocabulary, root, first, second
 
@@ -157,3 +168,35 @@ def test_saved_model_cli_runs_both_signatures(exported, tmp_path):
         )
         assert result.returncode == 0, result.stderr[-3000:]
         assert output in result.stdout
+
+
+def test_warmup_and_rest_requests_replay_both_signatures(exported):
+    *_, first, second = exported
+    examples = [
+        (
+            "serving_default",
+            {"prompt": EXAMPLES, "max_length": 5, "temperature": 0.0},
+        ),
+        ("score", {"text": EXAMPLES}),
+    ]
+    requests = assert_requests_replay(second, "lm", examples)
+    assert requests[0][1]["max_length"].shape == ()  # a scalar, as the signature
+    assert requests[0][1]["temperature"].dtype == np.float32
+
+
+def test_warmup_settings_are_checked(exported, tmp_path):
+    generator, tokenizer, vocabulary, *_ = exported
+    for argument, value in (
+        ("examples", "the time"),
+        ("example_max_length", -1),
+        ("example_max_length", 1001),
+        ("example_max_length", 2.5),
+        ("example_temperature", "hot"),
+        ("example_temperature", float("nan")),
+    ):
+        settings = {**WARMUP, argument: value}
+        with pytest.raises(ValueError, match=f"argument `{argument}`"):
+            export_language_model(
+                generator, tokenizer, vocabulary, str(tmp_path), "lm", " ", **settings
+            )
+    assert not os.path.exists(tmp_path / "lm")

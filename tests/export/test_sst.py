@@ -17,6 +17,7 @@ from garden.models.tree import (
     predict_nodes,
     predict_phrases,
 )
+from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 
 TRAIN = [
@@ -61,7 +62,9 @@ def exported(tmp_path_factory):
         models[kind] = build_sst_model(
             kind, vocab_size=len(vocabulary), units=4, embedding_dim=3
         )
-        paths[kind] = export_sst_model(models[kind], vocabulary, str(root), kind)
+        paths[kind] = export_sst_model(
+            models[kind], vocabulary, str(root), kind, examples=SERVED[:3]
+        )
     return vocabulary, models, paths
 
 
@@ -158,3 +161,28 @@ def test_layout_and_saved_model_cli(exported):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "probabilities" in result.stdout and "label" in result.stdout
+
+
+def test_warmup_and_rest_requests_replay(exported):
+    _, _, paths = exported
+    assert_requests_replay(
+        paths["treelstm"], "treelstm", [("serving_default", {"tree": SERVED[:3]})]
+    )
+    # The BiLSTM is warmed up with the same trees' sentences.
+    sentences = ["The Rock rules", "an awful film", "Great"]
+    assert_requests_replay(
+        paths["bilstm"], "bilstm", [("serving_default", {"sentence": sentences})]
+    )
+
+
+def test_examples_must_be_trees(exported, tmp_path):
+    vocabulary, models, _ = exported
+    for examples, message in (
+        (["(2 fine)", "(3 (2 a) (2 b)"], "is never closed"),
+        ("(2 fine)", "non-empty list of strings"),
+    ):
+        with pytest.raises(ValueError, match=f"argument `examples`.*{message}"):
+            export_sst_model(
+                models["treelstm"], vocabulary, str(tmp_path), "sst", examples=examples
+            )
+    assert not os.path.exists(tmp_path / "sst")

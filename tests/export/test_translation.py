@@ -12,6 +12,7 @@ from garden.data import WordTokenizer, build_translation_vocabularies
 from garden.export.translation import MAX_OUTPUT_LENGTH, export_translation_model
 from garden.models.seq2seq import build_seq2seq
 from recipes.translation import Translator
+from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 
 PAIRS = [
@@ -22,6 +23,8 @@ PAIRS = [
 ]
 # Empty input, 300 words, unknown words and characters, an ordinary sentence.
 SENTENCES = ["", "cold " * 300, "Zürich ☃ xyzzy!", "I am cold."]
+# TF Serving's warmup batch.
+EXAMPLES = ["I am cold.", "We are here.", "Zürich ☃ xyzzy!"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,13 @@ def exported(tmp_path_factory):
         weight.assign(rng.normal(scale=0.7, size=weight.shape))
     root = tmp_path_factory.mktemp("exports")
     path = export_translation_model(
-        models, tokenizer, *vocabularies, str(root), "translation"
+        models,
+        tokenizer,
+        *vocabularies,
+        str(root),
+        "translation",
+        examples=EXAMPLES,
+        example_beam_width=3,
     )
     return Translator(models, tokenizer, vocabularies, 1.0), path
 
@@ -85,3 +94,34 @@ def test_saved_model_cli_runs(exported, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "translation" in result.stdout and "length" in result.stdout
+
+
+def test_warmup_and_rest_requests_replay(exported):
+    translator, path = exported
+    requests = assert_requests_replay(
+        path, "translation", [("serving_default", {"text": EXAMPLES, "beam_width": 3})]
+    )
+    assert requests[0][1]["beam_width"].tolist() == 3
+    assert [text.decode() for text in requests[0][1]["text"]] == EXAMPLES
+
+
+def test_warmup_settings_are_checked(exported, tmp_path):
+    translator, _ = exported
+    for argument, value in (
+        ("examples", ["fine", b"bytes"]),
+        ("example_beam_width", 0),
+        ("example_beam_width", 17),
+        ("example_beam_width", True),
+    ):
+        settings = {"examples": EXAMPLES, argument: value}
+        with pytest.raises(ValueError, match=f"argument `{argument}`"):
+            export_translation_model(
+                translator.models,
+                translator.tokenizer,
+                translator.source_vocabulary,
+                translator.target_vocabulary,
+                str(tmp_path),
+                "translation",
+                **settings,
+            )
+    assert not os.path.exists(tmp_path / "translation")
