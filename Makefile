@@ -28,6 +28,7 @@ test: lint
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/rnn_speed.py
 	$(BIN)/python benchmarks/data_pipeline.py
+	$(BIN)/python benchmarks/precision_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
