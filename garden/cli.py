@@ -3,6 +3,7 @@
 import argparse
 import os
 
+from garden.training.distribute import STRATEGIES
 from garden.training.optimizers import OPTIMIZERS
 from garden.training.precision import PRECISIONS
 
@@ -82,6 +83,14 @@ def recipe_parser(description, name, **defaults):
         help="data directory laid out like GARDEN_DATA (default: $GARDEN_DATA)",
     )
     group.add_argument("--precision", choices=PRECISIONS, default="auto")
+    group.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="tf.distribute strategy: mirrored over this machine's devices "
+        "(--batch-size is then the global batch); multi_worker is refused "
+        "until Keras's fit supports it",
+    )
     group.add_argument("--epochs", type=positive_int, default=10)
     group.add_argument("--batch-size", type=positive_int, default=32)
     group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")

@@ -38,7 +38,12 @@ from garden.models.language_model import (
     stream_perplexity,
     zero_states,
 )
-from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.training import (
+    fit_from_flags,
+    make_optimizer,
+    set_precision,
+    strategy_from_flags,
+)
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 
 BPTT_MODES = ("full", "truncated", "randomized")
@@ -205,6 +210,35 @@ def tuned_config(args, base_config, train, valid):
     return config_from_hp(best, base_config), hypermodel.build(best)
 
 
+def fit(args, config, train_tokens, train, valid):
+    """Trains (after a search with `--tune`); returns config, model and history."""
+    if args.tune:
+        config, model = tuned_config(args, config, train, valid)
+    else:
+        model = build_language_model(**config, **training_options(args))
+        steps_per_epoch = train_tokens // (args.batch_size * args.num_steps)
+        optimizer = make_optimizer(
+            args.optimizer,
+            args.learning_rate,
+            clip_norm=args.clip_norm,
+            decay_rate=args.lr_decay,
+            decay_steps=max(steps_per_epoch, 1),
+            decay_start=args.lr_decay_start * steps_per_epoch,
+            ema_momentum=args.ema or None,
+        )
+        compile_language_model(model, optimizer)
+    history = fit_from_flags(
+        model,
+        args,
+        train,
+        valid,
+        "val_perplexity",
+        stateful=args.bptt != "full",
+        ema=bool(args.ema),
+    )
+    return config, model, history
+
+
 def report_ngrams(orders, streams, vocab_size):
     print("\nn-gram baselines (interpolated modified Kneser-Ney), perplexity:")
     print("| n | " + " | ".join(split for split in streams) + " |")
@@ -259,6 +293,7 @@ def show_samples(args, generator, tokenizer, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args, stateful=args.bptt != "full")
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
     texts, tokenizer, append_eos = load_corpus(args)
@@ -270,7 +305,8 @@ def main(argv=None):
     print(
         f"{args.corpus} ({args.level}): "
         + ", ".join(f"{split} {len(ids):,} tokens" for split, ids in streams.items())
-        + f"; vocabulary {len(vocabulary):,}; precision {policy}; BPTT {args.bptt}."
+        + f"; vocabulary {len(vocabulary):,}; precision {policy}; BPTT {args.bptt}; "
+        f"{strategy.num_replicas_in_sync} replica(s)."
     )
     if args.ngram_orders:
         report_ngrams(args.ngram_orders, streams, len(vocabulary))
@@ -281,35 +317,8 @@ def main(argv=None):
         report_perplexity(config, weights, streams)
         return
     train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
-    if args.tune:
-        config, model = tuned_config(args, config, train, valid)
-    else:
-        model = build_language_model(**config, **training_options(args))
-        steps_per_epoch = len(streams["train"]) // (args.batch_size * args.num_steps)
-        optimizer = make_optimizer(
-            args.optimizer,
-            args.learning_rate,
-            clip_norm=args.clip_norm,
-            decay_rate=args.lr_decay,
-            decay_steps=max(steps_per_epoch, 1),
-            decay_start=args.lr_decay_start * steps_per_epoch,
-            ema_momentum=args.ema or None,
-        )
-        compile_language_model(model, optimizer)
-    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
-    history = model.fit(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=standard_callbacks(
-            args.run_dir,
-            monitor="val_perplexity",
-            patience=args.patience,
-            stateful=args.bptt != "full",
-            ema=bool(args.ema),
-        ),
-        verbose=args.verbose,
-    )
+    with strategy.scope():
+        config, model, history = fit(args, config, len(streams["train"]), train, valid)
 
     weights = model.get_weights()
     print(f"\nTrain perplexity (last epoch): {history.history['perplexity'][-1]:.2f}")
@@ -319,6 +328,9 @@ def main(argv=None):
     if args.prompt:
         show_samples(args, generator, tokenizer, vocabulary)
     if args.export:
+        # TF Serving's warmup prompts: the first words of three validation lines.
+        lines = [line.split() for text in texts["valid"] for line in text.splitlines()]
+        prompts = [" ".join(words[:8]) for words in lines if words][:3]
         path = export_language_model(
             generator,
             tokenizer,
@@ -326,6 +338,9 @@ def main(argv=None):
             args.export,
             args.model_name,
             separator="" if args.level == "char" else " ",
+            examples=prompts,
+            example_max_length=args.max_length,
+            example_temperature=args.temperature,
         )
         print(f"\nExported to {path}")
 

@@ -45,7 +45,13 @@ from garden.models.classifiers import (
     set_embeddings,
 )
 from garden.reports import write_tsv
-from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.training import (
+    fit_from_flags,
+    load_best,
+    make_optimizer,
+    set_precision,
+    strategy_from_flags,
+)
 from garden.tuning import optimizer_from_hp, search
 
 # Kim's dropout for the CNN; a lighter one for the recurrent network.
@@ -273,8 +279,12 @@ def tuned_model(args, config, embeddings, train, valid):
     return config_from_hp(best, args.model, config, pretrained), hypermodel.build(best)
 
 
-def fit(args, splits, vocabulary, tokenizer, config, embeddings):
-    """Trains (after a search with `--tune`); returns config and best-epoch model."""
+def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
+    """Trains (after a search with `--tune`); returns config and best-epoch model.
+
+    The model is built and trained under `strategy`; the best epoch is loaded
+    outside it.
+    """
     buckets = list(range(50, args.max_length, 50)) if args.bucket else None
     train, valid = (
         data.classification_dataset(
@@ -289,26 +299,16 @@ def fit(args, splits, vocabulary, tokenizer, config, embeddings):
         )
         for split in ("train", "valid")
     )
-    if args.tune:
-        config, model = tuned_model(args, config, embeddings, train, valid)
-    else:
-        optimizer = make_optimizer(
-            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-        )
-        model = new_model(args.model, config, optimizer, embeddings)
-    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=standard_callbacks(
-            args.run_dir, monitor="val_accuracy", mode="max", patience=args.patience
-        ),
-        verbose=args.verbose,
-    )
-    best = keras.saving.load_model(os.path.join(args.run_dir, "best.keras"))
-    model.set_weights(best.get_weights())
-    return config, model
+    with strategy.scope():
+        if args.tune:
+            config, model = tuned_model(args, config, embeddings, train, valid)
+        else:
+            optimizer = make_optimizer(
+                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+            )
+            model = new_model(args.model, config, optimizer, embeddings)
+        fit_from_flags(model, args, train, valid, "val_accuracy", "max")
+    return config, load_best(args.run_dir)
 
 
 def write_predictions(path, labels, probabilities):
@@ -359,6 +359,7 @@ def show_predictions(args, model, tokenizer, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
     splits = load_splits(args)
@@ -370,7 +371,7 @@ def main(argv=None):
         "IMDb: "
         + ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in splits.items())
         + f" reviews; vocabulary {len(vocabulary):,}; precision {policy}; "
-        f"model {args.model}."
+        f"model {args.model}; {strategy.num_replicas_in_sync} replica(s)."
     )
     config = model_config(args, vocabulary, tokenizer, *splits["train"])
     embeddings = None
@@ -382,7 +383,9 @@ def main(argv=None):
     if args.evaluate:
         model = keras.saving.load_model(args.evaluate)
     else:
-        config, model = fit(args, splits, vocabulary, tokenizer, config, embeddings)
+        config, model = fit(
+            args, strategy, splits, vocabulary, tokenizer, config, embeddings
+        )
 
     report_test(args, model, tokenizer, vocabulary, *splits["test"])
     if args.predict:
@@ -390,7 +393,13 @@ def main(argv=None):
     if args.export:
         served = float32_classifier(args.model, config, model.get_weights())
         path = export_classifier(
-            served, tokenizer, vocabulary, args.export, args.model_name, args.max_length
+            served,
+            tokenizer,
+            vocabulary,
+            args.export,
+            args.model_name,
+            args.max_length,
+            examples=splits["valid"][0][:3],  # TF Serving's warmup request
         )
         print(f"\nExported to {path}")
 

@@ -23,8 +23,6 @@ and 87.5% binary root accuracy on the test split (about 6 minutes on a
         --epochs 12 --patience 3
 """
 
-import os
-
 import keras
 import numpy as np
 
@@ -40,7 +38,13 @@ from garden.models.tree import (
     predict_nodes,
     predict_phrases,
 )
-from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.training import (
+    fit_from_flags,
+    load_best,
+    make_optimizer,
+    set_precision,
+    strategy_from_flags,
+)
 from garden.training.sentiment_metrics import sentiment_scores
 from garden.tuning import optimizer_from_hp, search
 
@@ -147,42 +151,35 @@ def config_from_hp(hp, config):
     }
 
 
-def fit(args, config, embeddings, train, valid):
+def fit(args, strategy, config, embeddings, train, valid):
     """Trains (after a search with `--tune`); returns config and best-epoch model."""
     monitor = "val_accuracy" if args.model == "bilstm" else "val_root_accuracy"
-    if args.tune:
+    with strategy.scope():
+        if args.tune:
 
-        def build(hp):
-            optimizer = optimizer_from_hp(hp, optimizers=("adagrad", "adam"))
-            return new_model(args, config_from_hp(hp, config), optimizer, embeddings)
+            def build(hp):
+                optimizer = optimizer_from_hp(hp, optimizers=("adagrad", "adam"))
+                return new_model(
+                    args, config_from_hp(hp, config), optimizer, embeddings
+                )
 
-        best, hypermodel = search(
-            args,
-            build,
-            monitor,
-            "max",
-            f"{args.model}_{args.embeddings}",
-            train,
-            valid,
-        )
-        config, model = config_from_hp(best, config), hypermodel.build(best)
-    else:
-        optimizer = make_optimizer(
-            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-        )
-        model = new_model(args, config, optimizer, embeddings)
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=standard_callbacks(
-            args.run_dir, monitor=monitor, mode="max", patience=args.patience
-        ),
-        verbose=args.verbose,
-    )
-    best = keras.saving.load_model(os.path.join(args.run_dir, "best.keras"))
-    model.set_weights(best.get_weights())
-    return config, model
+            best, hypermodel = search(
+                args,
+                build,
+                monitor,
+                "max",
+                f"{args.model}_{args.embeddings}",
+                train,
+                valid,
+            )
+            config, model = config_from_hp(best, config), hypermodel.build(best)
+        else:
+            optimizer = make_optimizer(
+                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+            )
+            model = new_model(args, config, optimizer, embeddings)
+        fit_from_flags(model, args, train, valid, monitor, "max")
+    return config, load_best(args.run_dir)
 
 
 def report_test(args, model, trees, vocabulary):
@@ -211,6 +208,7 @@ def report_test(args, model, trees, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
     trees = load_trees(args)
@@ -219,7 +217,7 @@ def main(argv=None):
         "SST: "
         + ", ".join(f"{split} {len(t):,}" for split, t in trees.items())
         + f" trees; vocabulary {len(vocabulary):,}; precision {policy}; "
-        f"model {args.model}."
+        f"model {args.model}; {strategy.num_replicas_in_sync} replica(s)."
     )
     config = {
         "vocab_size": len(vocabulary),
@@ -238,11 +236,17 @@ def main(argv=None):
         model = keras.saving.load_model(args.evaluate)
     else:
         config, model = fit(
-            args, config, embeddings, *datasets(args, trees, vocabulary)
+            args, strategy, config, embeddings, *datasets(args, trees, vocabulary)
         )
     report_test(args, model, trees["test"], vocabulary)
     if args.export:
-        path = export_sst_model(model, vocabulary, args.export, args.model_name)
+        path = export_sst_model(
+            model,
+            vocabulary,
+            args.export,
+            args.model_name,
+            examples=data.load_sst("dev")[:3],  # TF Serving's warmup request
+        )
         print(f"\nExported to {path}")
 
 

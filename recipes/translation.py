@@ -39,7 +39,13 @@ from garden.models.seq2seq import (
     translate_ids,
 )
 from garden.reports import write_tsv
-from garden.training import make_optimizer, set_precision, standard_callbacks
+from garden.training import (
+    fit_from_flags,
+    load_best,
+    make_optimizer,
+    set_precision,
+    strategy_from_flags,
+)
 from garden.training.bleu import corpus_bleu
 from garden.tuning import optimizer_from_hp, search
 
@@ -176,7 +182,7 @@ def new_model(config, optimizer):
     return compile_seq2seq(build_seq2seq(**config).training, optimizer)
 
 
-def fit(args, splits, vocabularies, tokenizer, config):
+def fit(args, strategy, splits, vocabularies, tokenizer, config):
     """Trains (after a search with `--tune`); returns config and best-epoch model."""
     buckets = [8, 12, 16, 20, 25]
     train, valid = (
@@ -192,40 +198,30 @@ def fit(args, splits, vocabularies, tokenizer, config):
         )
         for split in ("train", "valid")
     )
-    if args.tune:
+    with strategy.scope():
+        if args.tune:
 
-        def build(hp):
-            optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop"))
-            return new_model(config_from_hp(hp, config), optimizer)
+            def build(hp):
+                optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop"))
+                return new_model(config_from_hp(hp, config), optimizer)
 
-        best, hypermodel = search(
-            args,
-            build,
-            "val_loss",
-            "min",
-            f"seq2seq_{'attention' if args.attention else 'plain'}",
-            train,
-            valid,
-        )
-        config, model = config_from_hp(best, config), hypermodel.build(best)
-    else:
-        optimizer = make_optimizer(
-            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-        )
-        model = new_model(config, optimizer)
-    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
-    model.fit(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=standard_callbacks(
-            args.run_dir, monitor="val_loss", mode="min", patience=args.patience
-        ),
-        verbose=args.verbose,
-    )
-    best = keras.saving.load_model(os.path.join(args.run_dir, "best.keras"))
-    model.set_weights(best.get_weights())
-    return config, model
+            best, hypermodel = search(
+                args,
+                build,
+                "val_loss",
+                "min",
+                f"seq2seq_{'attention' if args.attention else 'plain'}",
+                train,
+                valid,
+            )
+            config, model = config_from_hp(best, config), hypermodel.build(best)
+        else:
+            optimizer = make_optimizer(
+                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+            )
+            model = new_model(config, optimizer)
+        fit_from_flags(model, args, train, valid, "val_loss", "min")
+    return config, load_best(args.run_dir)
 
 
 def detokenize(tokens):
@@ -313,6 +309,7 @@ def report_test(args, translator, pairs):
 
 def main(argv=None):
     args = parse_args(argv)
+    strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
     splits = split_pairs(
@@ -331,13 +328,14 @@ def main(argv=None):
         + ", ".join(f"{split} {len(splits[split]):,}" for split in SPLITS)
         + f" pairs; vocabularies {len(vocabularies[0]):,} / "
         f"{len(vocabularies[1]):,}; precision {policy}; cell {args.cell}, "
-        f"{'attention' if args.attention else 'no attention'}."
+        f"{'attention' if args.attention else 'no attention'}; "
+        f"{strategy.num_replicas_in_sync} replica(s)."
     )
     config = model_config(args, *vocabularies)
     if args.evaluate:
         model = keras.saving.load_model(args.evaluate)
     else:
-        config, model = fit(args, splits, vocabularies, tokenizer, config)
+        config, model = fit(args, strategy, splits, vocabularies, tokenizer, config)
     models = float32_seq2seq(config, model.get_weights())
     translator = Translator(models, tokenizer, vocabularies, args.length_penalty)
     report_test(args, translator, splits["test"])
@@ -356,6 +354,9 @@ def main(argv=None):
             args.export,
             args.model_name,
             args.length_penalty,
+            # TF Serving's warmup request: three English test sentences.
+            examples=[english for english, _ in splits["test"][:3]],
+            example_beam_width=args.beam_width,
         )
         print(f"\nExported to {path}")
 

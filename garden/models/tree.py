@@ -198,7 +198,12 @@ def node_dataset(trees, vocabulary, batch_size=25, shuffle=True, seed=None):
 
     def weigh(inputs, labels):
         inputs = {name: inputs[name] for name in TREE_INPUTS}
-        return inputs, labels, tf.cast(inputs["node_mask"], tf.float32)
+        weights = tf.cast(inputs["node_mask"], tf.float32)
+        # The mask travels as int32 (the model casts it back to bool): under
+        # a tf.distribute strategy Keras averages a first batch over the
+        # replicas to build the model, and bool tensors cannot be averaged.
+        inputs["node_mask"] = tf.cast(inputs["node_mask"], tf.int32)
+        return inputs, labels, weights
 
     return tree_dataset(
         trees, vocabulary, batch_size=batch_size, shuffle=shuffle, seed=seed

@@ -1,6 +1,17 @@
 """Training as the lectures teach it: precision, optimizers, metrics, callbacks."""
 
-from garden.training.callbacks import ResetStatesEachEpoch, standard_callbacks
+from garden.training.callbacks import (
+    ResetStatesEachEpoch,
+    fit_from_flags,
+    load_best,
+    standard_callbacks,
+)
+from garden.training.distribute import (
+    STRATEGIES,
+    check_strategy,
+    make_strategy,
+    strategy_from_flags,
+)
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.optimizers import OPTIMIZERS, make_optimizer
 from garden.training.precision import PRECISIONS, resolve_precision, set_precision
@@ -8,11 +19,17 @@ from garden.training.precision import PRECISIONS, resolve_precision, set_precisi
 __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
+    "STRATEGIES",
     "Perplexity",
     "ResetStatesEachEpoch",
+    "check_strategy",
+    "fit_from_flags",
+    "load_best",
     "make_optimizer",
+    "make_strategy",
     "masked_cross_entropy",
     "resolve_precision",
     "set_precision",
     "standard_callbacks",
+    "strategy_from_flags",
 ]

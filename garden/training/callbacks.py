@@ -37,13 +37,15 @@ def standard_callbacks(
     stateful=False,
     tensorboard=True,
     ema=False,
+    history=True,
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
     Args:
         run_dir: Directory of this run: `logs/` (TensorBoard), `backup/`
             (`BackupAndRestore`: a killed run started again with the same
-            `run_dir` resumes from its last finished epoch) and `best.keras`.
+            `run_dir` resumes from its last finished epoch), `best.keras` and
+            `history.csv` (one row of metrics per epoch).
         monitor: The quantity that decides the best checkpoint and early stop.
         mode: "min" (losses, perplexity) or "max" (accuracy, BLEU).
         patience: Epochs without improvement before stopping; None never stops
@@ -52,13 +54,16 @@ def standard_callbacks(
         tensorboard: Whether to write TensorBoard logs.
         ema: The optimizer averages the weights (`use_ema`): validate and
             checkpoint the averaged weights (`keras.callbacks.SwapEMAWeights`).
+        history: Whether to write `history.csv`; a resumed run appends to it,
+            a new one starts it afresh.
 
     Returns:
         A list of `keras.callbacks.Callback`.
     """
     os.makedirs(run_dir, exist_ok=True)
+    backup = os.path.join(run_dir, "backup")
     callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
             monitor=monitor,
@@ -71,6 +76,14 @@ def standard_callbacks(
         callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if stateful:
         callbacks.insert(0, ResetStatesEachEpoch())
+    if history:
+        # BackupAndRestore removes `backup` when training ends, so it exists
+        # only when this run resumes a killed one.
+        callbacks.append(
+            keras.callbacks.CSVLogger(
+                os.path.join(run_dir, "history.csv"), append=os.path.isdir(backup)
+            )
+        )
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
     if patience is not None:
@@ -83,3 +96,41 @@ def standard_callbacks(
             )
         )
     return callbacks
+
+
+def fit_from_flags(model, args, train, valid, monitor, mode="min", **options):
+    """`model.fit` as every recipe runs it: its flags and the standard callbacks.
+
+    Prints the model summary (unless `--verbose 0`), then trains for
+    `--epochs` with `standard_callbacks(--run-dir, monitor, mode, --patience,
+    **options)`.
+
+    Args:
+        model: The compiled model.
+        args: The parsed recipe flags (`garden.cli.recipe_parser`).
+        train, valid: The datasets.
+        monitor, mode: The validation quantity that picks the best epoch.
+        **options: More `standard_callbacks` arguments (`stateful`, `ema`).
+
+    Returns:
+        The `keras.callbacks.History`.
+    """
+    model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
+    return model.fit(
+        train,
+        validation_data=valid,
+        epochs=args.epochs,
+        callbacks=standard_callbacks(
+            args.run_dir, monitor=monitor, mode=mode, patience=args.patience, **options
+        ),
+        verbose=args.verbose,
+    )
+
+
+def load_best(run_dir):
+    """The best epoch's model (`run_dir/best.keras`), built outside any strategy.
+
+    Call it after leaving the training strategy's scope: the model it returns
+    predicts on one device, as evaluation and export expect.
+    """
+    return keras.saving.load_model(os.path.join(run_dir, "best.keras"))

@@ -6,6 +6,7 @@ from garden.tuning.search import (
     optimizer_from_hp,
     recurrent_from_hp,
     search,
+    search_role,
 )
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "optimizer_from_hp",
     "recurrent_from_hp",
     "search",
+    "search_role",
 ]

@@ -3,6 +3,7 @@
 import os
 
 import keras_tuner
+import tensorflow as tf
 
 from garden.training.callbacks import standard_callbacks
 from garden.training.optimizers import make_optimizer
@@ -91,6 +92,7 @@ def make_tuner(
     max_trials=20,
     max_epochs=10,
     seed=0,
+    distribution_strategy=None,
 ):
     """A KerasTuner tuner whose results live in `directory/project_name`.
 
@@ -105,6 +107,8 @@ def make_tuner(
         max_trials: Trials of the random search.
         max_epochs: Most epochs one Hyperband model trains.
         seed: Seed of the search.
+        distribution_strategy: A `tf.distribute.Strategy` every trial builds
+            and trains its model under, or None.
 
     Returns:
         The tuner.
@@ -115,6 +119,7 @@ def make_tuner(
         project_name=project_name,
         seed=seed,
         overwrite=False,
+        distribution_strategy=distribution_strategy,
     )
     if kind == "hyperband":
         return keras_tuner.Hyperband(
@@ -137,7 +142,16 @@ def search(
     `--tune-dir/project_name` (a search there resumes) and trains each model
     for at most `--epochs`, in `--precision`, with the standard callbacks
     (checkpoints and resume state in `--run-dir/search`, early stopping after
-    `--patience` epochs, no TensorBoard).
+    `--patience` epochs, no TensorBoard). Called inside a
+    `tf.distribute.Strategy`'s scope, every trial trains under that strategy.
+
+    Distributed search (KerasTuner's chief and workers): start the same
+    command once with `KERASTUNER_TUNER_ID=chief` and once per worker with
+    `KERASTUNER_TUNER_ID=tuner0`, `tuner1`, ..., all with
+    `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` naming the chief's
+    address. The chief hands out trials and collects their scores; the workers
+    train them, and a worker's process ends when the search is done
+    (`SystemExit(0)`), while the chief goes on with the best hyperparameters.
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
@@ -152,7 +166,9 @@ def search(
         `(best_hyperparameters, hypermodel)`; `hypermodel.build(best)` gives a
         fresh model of the best trial to retrain.
     """
+    role = search_role()
     hypermodel = RecipeHyperModel(build_model, args.precision, name=project_name)
+    strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
     callbacks = standard_callbacks(
         os.path.join(args.run_dir, "search"),
         monitor=monitor,
@@ -160,6 +176,7 @@ def search(
         patience=args.patience,
         stateful=stateful,
         tensorboard=False,
+        history=False,
     )
     tuner = make_tuner(
         args.tuner,
@@ -170,6 +187,7 @@ def search(
         max_trials=args.max_trials,
         max_epochs=args.epochs,
         seed=args.seed,
+        distribution_strategy=strategy,
     )
     tuner.search(
         train,
@@ -178,5 +196,29 @@ def search(
         callbacks=callbacks,
         verbose=args.verbose,
     )
+    if role == "worker":
+        print(f"Tuner {os.environ['KERASTUNER_TUNER_ID']}: the search is done.")
+        raise SystemExit(0)
     tuner.results_summary(num_trials=3)
     return tuner.get_best_hyperparameters(1)[0], hypermodel
+
+
+def search_role():
+    """This process's part in a search: "single", "chief" or "worker".
+
+    KerasTuner runs a distributed search when `KERASTUNER_ORACLE_IP` is set;
+    the process whose `KERASTUNER_TUNER_ID` contains "chief" runs the oracle.
+    """
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    missing = [
+        name
+        for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID")
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise ValueError(
+            "KERASTUNER_ORACLE_IP is set for a distributed search, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not."
+        )
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"

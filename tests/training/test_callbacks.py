@@ -46,6 +46,15 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
     history = run([])
     assert len(history.history["loss"]) == 2  # epochs 3 and 4 only
 
+    def logged_epochs():
+        rows = (tmp_path / "history.csv").read_text().splitlines()
+        assert rows[0].split(",")[:2] == ["epoch", "loss"]
+        return [int(row.split(",")[0]) for row in rows[1:]]
+
+    assert logged_epochs() == [0, 1, 2, 3]  # the resumed run appended
+    run([])
+    assert logged_epochs() == [0, 1, 2, 3]  # a new run started afresh
+
 
 def test_states_reset_at_epoch_and_evaluation_start():
     tokens = keras.Input((3,), batch_size=2, dtype="int32")
