@@ -16,8 +16,11 @@ Two schedules of a level:
                the results back: work proportional to the number of nodes,
                but data-dependent shapes, so no XLA (`supports_jit` is False).
     "dense"    composes every node at every level and keeps the results where
-               the height is k: static shapes (XLA and JAX's jit), but work
-               proportional to nodes x height.
+               the height is k: static shapes (XLA), but work proportional
+               to nodes x height.
+    On the JAX backend both run forward only: the loop over levels is bounded
+    by the batch's tallest tree, and JAX cannot differentiate a loop whose
+    length comes from the data.
 """
 
 import keras
