@@ -41,12 +41,11 @@ from garden.models.tree import (
 from garden.training import (
     fit_from_flags,
     load_best,
-    make_optimizer,
     set_precision,
     strategy_from_flags,
 )
 from garden.training.sentiment_metrics import sentiment_scores
-from garden.tuning import optimizer_from_hp, search
+from garden.tuning import searched_or_flagged_model
 
 
 def parse_args(argv=None):
@@ -136,6 +135,17 @@ def datasets(args, trees, vocabulary):
     return train, dev
 
 
+def model_config(args, vocabulary):
+    return {
+        "vocab_size": len(vocabulary),
+        "units": args.units,
+        "embedding_dim": args.embedding_dim,
+        "trainable_embeddings": not args.freeze_embeddings,
+        "dropout": args.dropout,
+        "schedule": args.schedule,
+    }
+
+
 def new_model(args, config, optimizer, embeddings):
     model = build_sst_model(args.model, **config)
     if embeddings is not None:
@@ -155,29 +165,18 @@ def fit(args, strategy, config, embeddings, train, valid):
     """Trains (after a search with `--tune`); returns config and best-epoch model."""
     monitor = "val_accuracy" if args.model == "bilstm" else "val_root_accuracy"
     with strategy.scope():
-        if args.tune:
-
-            def build(hp):
-                optimizer = optimizer_from_hp(hp, optimizers=("adagrad", "adam"))
-                return new_model(
-                    args, config_from_hp(hp, config), optimizer, embeddings
-                )
-
-            best, hypermodel = search(
-                args,
-                build,
-                monitor,
-                "max",
-                f"{args.model}_{args.embeddings}",
-                train,
-                valid,
-            )
-            config, model = config_from_hp(best, config), hypermodel.build(best)
-        else:
-            optimizer = make_optimizer(
-                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-            )
-            model = new_model(args, config, optimizer, embeddings)
+        config, model = searched_or_flagged_model(
+            args,
+            lambda config, optimizer: new_model(args, config, optimizer, embeddings),
+            config,
+            config_from_hp,
+            ("adagrad", "adam"),
+            monitor,
+            "max",
+            f"{args.model}_{args.embeddings}",
+            train,
+            valid,
+        )
         fit_from_flags(model, args, train, valid, monitor, "max")
     return config, load_best(args.run_dir)
 
@@ -219,14 +218,7 @@ def main(argv=None):
         + f" trees; vocabulary {len(vocabulary):,}; precision {policy}; "
         f"model {args.model}; {strategy.num_replicas_in_sync} replica(s)."
     )
-    config = {
-        "vocab_size": len(vocabulary),
-        "units": args.units,
-        "embedding_dim": args.embedding_dim,
-        "trainable_embeddings": not args.freeze_embeddings,
-        "dropout": args.dropout,
-        "schedule": args.schedule,
-    }
+    config = model_config(args, vocabulary)
     embeddings = None
     if args.embeddings == "glove" and not args.evaluate:
         glove = data.load_glove_embeddings(vocabulary, seed=args.seed)

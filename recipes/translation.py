@@ -42,12 +42,11 @@ from garden.reports import write_tsv
 from garden.training import (
     fit_from_flags,
     load_best,
-    make_optimizer,
     set_precision,
     strategy_from_flags,
 )
 from garden.training.bleu import corpus_bleu
-from garden.tuning import optimizer_from_hp, search
+from garden.tuning import searched_or_flagged_model
 
 SPLITS = ("train", "valid", "test")
 
@@ -199,27 +198,18 @@ def fit(args, strategy, splits, vocabularies, tokenizer, config):
         for split in ("train", "valid")
     )
     with strategy.scope():
-        if args.tune:
-
-            def build(hp):
-                optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop"))
-                return new_model(config_from_hp(hp, config), optimizer)
-
-            best, hypermodel = search(
-                args,
-                build,
-                "val_loss",
-                "min",
-                f"seq2seq_{'attention' if args.attention else 'plain'}",
-                train,
-                valid,
-            )
-            config, model = config_from_hp(best, config), hypermodel.build(best)
-        else:
-            optimizer = make_optimizer(
-                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-            )
-            model = new_model(config, optimizer)
+        config, model = searched_or_flagged_model(
+            args,
+            new_model,
+            config,
+            config_from_hp,
+            ("adam", "rmsprop"),
+            "val_loss",
+            "min",
+            f"seq2seq_{'attention' if args.attention else 'plain'}",
+            train,
+            valid,
+        )
         fit_from_flags(model, args, train, valid, "val_loss", "min")
     return config, load_best(args.run_dir)
 

@@ -7,6 +7,7 @@ from garden.tuning.search import (
     recurrent_from_hp,
     search,
     search_role,
+    searched_or_flagged_model,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "recurrent_from_hp",
     "search",
     "search_role",
+    "searched_or_flagged_model",
 ]

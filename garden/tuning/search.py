@@ -222,3 +222,47 @@ def search_role():
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not."
         )
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def searched_or_flagged_model(
+    args,
+    new_model,
+    config,
+    config_from_hp,
+    optimizers,
+    monitor,
+    mode,
+    project_name,
+    train,
+    valid,
+):
+    """The model a recipe trains: the best trial's with `--tune`, else the flags'.
+
+    Without `--tune`: `config` and a model compiled with `--optimizer`,
+    `--learning-rate` and `--clip-norm`. With it: a search (see `search`) over
+    the recipe's space and `optimizer_from_hp(optimizers)`, then the best
+    trial's config and a fresh model of it to retrain.
+
+    Args:
+        args: The parsed recipe flags (`garden.cli.recipe_parser`).
+        new_model: `(config, optimizer) -> compiled keras.Model`.
+        config: The model config from the flags.
+        config_from_hp: `(hp, config) -> config`, the recipe's search space.
+        optimizers: The optimizer names the search chooses from.
+        monitor, mode, project_name, train, valid: As for `search`.
+
+    Returns:
+        `(config, model)`.
+    """
+    if not args.tune:
+        optimizer = make_optimizer(
+            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+        )
+        return config, new_model(config, optimizer)
+
+    def build(hp):
+        optimizer = optimizer_from_hp(hp, optimizers=optimizers)
+        return new_model(config_from_hp(hp, config), optimizer)
+
+    best, hypermodel = search(args, build, monitor, mode, project_name, train, valid)
+    return config_from_hp(best, config), hypermodel.build(best)

@@ -321,14 +321,7 @@ def sst_setup(policy, treebank, flags):
         [*SST_SMALL, "--embeddings", "random", "--precision", policy, *flags]
     )
     set_precision(args.precision)
-    config = {  # as the recipe's `main` makes it
-        "vocab_size": len(vocabulary),
-        "units": args.units,
-        "embedding_dim": args.embedding_dim,
-        "trainable_embeddings": not args.freeze_embeddings,
-        "dropout": args.dropout,
-        "schedule": args.schedule,
-    }
+    config = sst.model_config(args, vocabulary)
     return args, config
 
 
