@@ -87,9 +87,8 @@ def recipe_parser(description, name, **defaults):
         "--strategy",
         choices=STRATEGIES,
         default="default",
-        help="tf.distribute strategy: mirrored over this machine's devices "
-        "(--batch-size is then the global batch); multi_worker is refused "
-        "until Keras's fit supports it",
+        help="tf.distribute strategy: mirrored (this machine's devices) or "
+        "multi_worker (machines named by TF_CONFIG); --batch-size is global",
     )
     group.add_argument("--epochs", type=positive_int, default=10)
     group.add_argument("--batch-size", type=positive_int, default=32)

@@ -40,6 +40,7 @@ from garden.models.language_model import (
 )
 from garden.training import (
     fit_from_flags,
+    is_chief,
     make_optimizer,
     set_precision,
     strategy_from_flags,
@@ -327,7 +328,7 @@ def main(argv=None):
     generator = generation_model(config, weights)
     if args.prompt:
         show_samples(args, generator, tokenizer, vocabulary)
-    if args.export:
+    if args.export and is_chief():
         # TF Serving's warmup prompts: the first words of three validation lines.
         lines = [line.split() for text in texts["valid"] for line in text.splitlines()]
         prompts = [" ".join(words[:8]) for words in lines if words][:3]

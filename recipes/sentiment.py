@@ -47,6 +47,7 @@ from garden.models.classifiers import (
 from garden.reports import write_tsv
 from garden.training import (
     fit_from_flags,
+    is_chief,
     load_best,
     make_optimizer,
     set_precision,
@@ -390,7 +391,7 @@ def main(argv=None):
     report_test(args, model, tokenizer, vocabulary, *splits["test"])
     if args.predict:
         show_predictions(args, model, tokenizer, vocabulary)
-    if args.export:
+    if args.export and is_chief():
         served = float32_classifier(args.model, config, model.get_weights())
         path = export_classifier(
             served,

@@ -40,6 +40,7 @@ from garden.models.tree import (
 )
 from garden.training import (
     fit_from_flags,
+    is_chief,
     load_best,
     set_precision,
     strategy_from_flags,
@@ -231,7 +232,7 @@ def main(argv=None):
             args, strategy, config, embeddings, *datasets(args, trees, vocabulary)
         )
     report_test(args, model, trees["test"], vocabulary)
-    if args.export:
+    if args.export and is_chief():
         path = export_sst_model(
             model,
             vocabulary,

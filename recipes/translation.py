@@ -41,6 +41,7 @@ from garden.models.seq2seq import (
 from garden.reports import write_tsv
 from garden.training import (
     fit_from_flags,
+    is_chief,
     load_best,
     set_precision,
     strategy_from_flags,
@@ -336,7 +337,7 @@ def main(argv=None):
         ):
             shown = text if len(text) <= 60 else text[:57] + "..."
             print(f"  {shown!r} -> {output!r}")
-    if args.export:
+    if args.export and is_chief():
         path = export_translation_model(
             models,
             tokenizer,

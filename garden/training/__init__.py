@@ -9,8 +9,11 @@ from garden.training.callbacks import (
 from garden.training.distribute import (
     STRATEGIES,
     check_strategy,
+    fit_across_workers,
+    is_chief,
     make_strategy,
     strategy_from_flags,
+    task_run_dir,
 )
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.optimizers import OPTIMIZERS, make_optimizer
@@ -23,7 +26,9 @@ __all__ = [
     "Perplexity",
     "ResetStatesEachEpoch",
     "check_strategy",
+    "fit_across_workers",
     "fit_from_flags",
+    "is_chief",
     "load_best",
     "make_optimizer",
     "make_strategy",
@@ -32,4 +37,5 @@ __all__ = [
     "set_precision",
     "standard_callbacks",
     "strategy_from_flags",
+    "task_run_dir",
 ]

@@ -4,6 +4,8 @@ import os
 
 import keras
 
+from garden.training.distribute import fit_across_workers
+
 
 class ResetStatesEachEpoch(keras.callbacks.Callback):
     """Zeroes the states of stateful recurrent layers at each epoch's start.
@@ -116,6 +118,7 @@ def fit_from_flags(model, args, train, valid, monitor, mode="min", **options):
         The `keras.callbacks.History`.
     """
     model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
+    fit_across_workers(model)
     return model.fit(
         train,
         validation_data=valid,

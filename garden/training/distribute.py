@@ -4,8 +4,8 @@ Every recipe builds, compiles and fits its model inside `strategy.scope()`, so
 the variables are mirrored on every replica and Keras's `fit` splits each
 batch between them.
 
-Batch semantics: `--batch-size` is the *global* batch. With N replicas (the
-devices mirrored over) every step feeds each replica `batch_size / N`
+Batch semantics: `--batch-size` is the *global* batch. With N replicas (all
+devices of all workers) every step feeds each replica `batch_size / N`
 examples and applies the mean of their gradients once, so a step is the same
 step as on one device and the learning rate needs no scaling; more replicas
 make each step faster, not different. `batch_size` must therefore be a
@@ -14,11 +14,17 @@ multiple of N.
 - `default`: no distribution (one device, TensorFlow's default strategy).
 - `mirrored`: `tf.distribute.MirroredStrategy`, every GPU of this machine (or
   the one CPU when there is none); gradients are all-reduced every step.
-- `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy` (machines
-  named by `TF_CONFIG`) is refused with an explanation: Keras 3's `Model.fit`
-  cannot train under it yet (keras-team/keras issue 20585: the first batch and
-  every step's logs are reduced over the workers in ways that strategy
-  rejects), and a run that failed on its first step would waste a cluster.
+- `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, the same
+  across machines. Each worker runs the same command with a `TF_CONFIG`
+  environment variable naming the cluster and its own place in it, e.g.
+
+      TF_CONFIG='{"cluster": {"worker": ["host0:12345", "host1:12345"]},
+                  "task": {"type": "worker", "index": 0}}'
+
+  The chief (the `chief` task, or worker 0 when there is none) writes the run
+  directory and the export; every other worker writes its checkpoints and
+  logs to `<run-dir>/workers/<index>`, so that no two processes write one
+  file.
 
 Carried states (the language model's truncated and randomized-truncation
 BPTT) do not distribute: the state of batch row i lives on the device that
@@ -27,11 +33,64 @@ reads row i, and Keras's stateful layers keep one state for the whole batch.
 """
 
 import functools
+import json
+import os
 
 import keras
 import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def _cluster_spec():
+    """The parsed `TF_CONFIG` (`{}` when unset), with errors that name it."""
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"The TF_CONFIG environment variable is not valid JSON ({error}): {text!r}"
+        ) from None
+    task = config.get("task", {}) if isinstance(config, dict) else None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if (
+        not isinstance(cluster, dict)
+        or not cluster
+        or not isinstance(task, dict)
+        or task.get("type") not in cluster
+        or not isinstance(task.get("index"), int)
+        or not 0 <= task["index"] < len(cluster[task["type"]])
+    ):
+        raise ValueError(
+            "The TF_CONFIG environment variable must hold a `cluster` mapping "
+            "task types to address lists and a `task` with a `type` from the "
+            f"cluster and a valid `index`, got {text!r}."
+        )
+    return config
+
+
+def is_chief():
+    """Whether this process writes the run's outputs (always, without TF_CONFIG)."""
+    config = _cluster_spec()
+    if not config:
+        return True
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return task["type"] == "chief"
+    return task["type"] == "worker" and task["index"] == 0
+
+
+def task_run_dir(run_dir):
+    """`run_dir` for the chief; `run_dir/workers/<index>` for any other worker."""
+    if is_chief():
+        return run_dir
+    task = _cluster_spec()["task"]
+    name = str(task["index"])
+    if task["type"] != "worker":
+        name = f"{task['type']}-{name}"
+    return os.path.join(run_dir, "workers", name)
 
 
 def make_strategy(name):
@@ -67,12 +126,12 @@ def _strategy(name):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    raise ValueError(
-        "Argument `strategy` 'multi_worker' is not supported: Keras 3's "
-        "`Model.fit` fails under `tf.distribute.MultiWorkerMirroredStrategy` "
-        "(keras-team/keras issue 20585). Use 'mirrored' for the devices of one "
-        "machine."
-    )
+    if not _cluster_spec():
+        raise ValueError(
+            "Argument `strategy` 'multi_worker' needs the TF_CONFIG environment "
+            "variable (the cluster and this worker's task in it); it is not set."
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 def check_strategy(strategy, batch_size, stateful=False):
@@ -101,7 +160,9 @@ def check_strategy(strategy, batch_size, stateful=False):
 def strategy_from_flags(args, stateful=False):
     """The strategy of `--strategy`, checked against the run's batch and states.
 
-    Call it first in a recipe's `main`.
+    Call it first in a recipe's `main`: `MultiWorkerMirroredStrategy` must
+    exist before TensorFlow runs any operation. A worker other than the chief
+    gets its own `args.run_dir` (see `task_run_dir`).
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
@@ -112,4 +173,59 @@ def strategy_from_flags(args, stateful=False):
     """
     strategy = make_strategy(args.strategy)
     check_strategy(strategy, args.batch_size, stateful=stateful)
+    args.run_dir = task_run_dir(args.run_dir)
     return strategy
+
+
+def fit_across_workers(model):
+    """Lets `model.fit` and `evaluate` run under `MultiWorkerMirroredStrategy`.
+
+    Keras 3 (3.15 and earlier) does not train under that strategy
+    (keras-team/keras issue 20585), for two reasons, both worked around here
+    for this one model and only under that strategy:
+
+    - It builds a distributed model from its first batch averaged over the
+      workers with `strategy.reduce`, which fails for a nested batch. Only
+      shapes and dtypes matter to that build, so the model builds from this
+      worker's own part of the batch.
+    - It averages every step's logs over the workers with
+      `strategy.reduce("MEAN", value, axis=0)`, which fails for the scalar
+      losses and metrics a step returns. The steps return them as vectors of
+      one element, which that reduction averages into the same scalars.
+
+    Args:
+        model: A `keras.Model` created under the strategy's scope.
+
+    Returns:
+        The model.
+    """
+    strategy = model.distribute_strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(local, next(batches))
+                break
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    def as_vector(value):
+        if tf.is_tensor(value) and value.shape.rank == 0:
+            return tf.reshape(value, [1])
+        return value
+
+    def vector_logs(step):
+        return lambda data: tf.nest.map_structure(as_vector, step(data))
+
+    # Instance attributes shadow the methods of this one model only.
+    model._maybe_symbolic_build = maybe_symbolic_build
+    model.train_step = vector_logs(model.train_step)
+    model.test_step = vector_logs(model.test_step)
+    return model
