@@ -22,8 +22,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two pytest workers: most tests wait on one core (tracing, subprocesses).
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/rnn_speed.py
