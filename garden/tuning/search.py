@@ -6,6 +6,7 @@ import keras_tuner
 import tensorflow as tf
 
 from garden.training.callbacks import standard_callbacks
+from garden.training.distribute import fit_across_workers
 from garden.training.optimizers import make_optimizer
 from garden.training.precision import set_precision
 
@@ -37,7 +38,8 @@ class RecipeHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         set_precision(self.precision)
-        return self.build_model(hp)
+        # Trials train with the tuner's own `fit`: let it run across workers.
+        return fit_across_workers(self.build_model(hp))
 
 
 def optimizer_from_hp(hp, optimizers=("sgd", "momentum", "adagrad", "adam")):
