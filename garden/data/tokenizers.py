@@ -14,6 +14,10 @@ Standardizations, in the field's usage:
   (d2l's Time Machine preprocessing, for character and word models).
 - `"review"`: lower-cased, HTML `<br />` breaks become spaces, each ASCII
   punctuation mark becomes its own token (IMDb).
+- `"unpunctuated"`: lower-cased, HTML `<br />` breaks become spaces,
+  apostrophes are dropped (`don't` -> `dont`) and every other ASCII
+  punctuation mark becomes a space: the bare words a punctuation-restoration
+  model reads.
 - `"translation"`: the no-break spaces `\\u202f` and `\\xa0` become spaces,
   lower-cased, a space goes before `, . ! ?` (d2l's `preprocess_nmt`).
 """
@@ -35,6 +39,14 @@ STANDARDIZATIONS = {
         (
             ("<br */?>", " "),
             (_ASCII_PUNCTUATION, r" \1 "),
+        ),
+    ),
+    "unpunctuated": (
+        True,
+        (
+            ("<br */?>", " "),
+            ("'", ""),
+            (_ASCII_PUNCTUATION, " "),
         ),
     ),
     "translation": (
