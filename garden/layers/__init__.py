@@ -4,6 +4,7 @@ from garden.layers.attention import AdditiveAttention
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from garden.layers.text_cnn import TextCNN
 from garden.layers.tree import TreeLSTM, TreeRNN
@@ -15,6 +16,7 @@ __all__ = [
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "ScalarMix",
     "SimpleRNN",
     "SimpleRNNCell",
     "TextCNN",
