@@ -1,0 +1,81 @@
+"""Per-mark precision, recall and F1, against counts done by hand."""
+
+import numpy as np
+import pytest
+
+from garden.training.tagging_metrics import (
+    MarkF1,
+    mark_counts,
+    scores_table,
+    tagging_scores,
+)
+
+NAMES = ("none", "comma", "period", "question")
+
+
+def test_scores_match_a_hand_count():
+    # Pairs (true, predicted), padding (-1) last:
+    #   comma:    right twice, predicted for a none and for a period, missed once
+    #   period:   right once, missed once (as comma)
+    #   question: never predicted, true once (predicted none)
+    labels = [1, 1, 0, 2, 1, 2, 3, 0, 0, -1, -1]
+    predicted = [1, 1, 1, 1, 0, 2, 0, 0, 0, 3, 2]
+    scores = tagging_scores(labels, predicted, NAMES)
+    assert list(scores) == ["comma", "period", "question", "overall"]
+    # comma: TP 2, FP 2, FN 1.
+    assert scores["comma"]["precision"] == pytest.approx(2 / 4)
+    assert scores["comma"]["recall"] == pytest.approx(2 / 3)
+    assert scores["comma"]["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    assert scores["comma"]["support"] == 3
+    # period: TP 1, FP 0, FN 1.
+    assert scores["period"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
+    # question: nothing predicted: 0, not a division by zero.
+    assert scores["question"] == {
+        "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1
+    }  # fmt: skip
+    # overall, micro over the marks: TP 3, FP 2, FN 3; none never counts.
+    overall = scores["overall"]
+    assert overall["precision"] == pytest.approx(3 / 5)
+    assert overall["recall"] == pytest.approx(3 / 6)
+    assert overall["f1"] == pytest.approx(2 * 0.6 * 0.5 / 1.1)
+    assert overall["support"] == 6
+
+
+def test_perfect_and_empty_predictions():
+    labels = np.array([[0, 2, 1], [3, 0, -1]])
+    perfect = tagging_scores(labels, np.where(labels < 0, 0, labels), NAMES)
+    assert all(row["f1"] == 1.0 for row in perfect.values())
+    silent = tagging_scores(labels, np.zeros_like(labels), NAMES)
+    assert silent["overall"] == {
+        "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 3
+    }  # fmt: skip
+    assert tagging_scores([], [], NAMES)["overall"]["support"] == 0
+
+
+def test_counts_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match="argument `predictions`"):
+        mark_counts([0, 1], [0], 4)
+
+
+def test_keras_metric_streams_the_overall_f1():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-1, 4, size=(3, 6, 7))
+    logits = rng.normal(size=(3, 6, 7, 4)).astype("float32")
+    metric = MarkF1()
+    for y, p in zip(labels, logits):
+        metric.update_state(y, p)
+    want = tagging_scores(labels, logits.argmax(-1), NAMES)["overall"]["f1"]
+    assert float(metric.result()) == pytest.approx(want, rel=1e-6)
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    assert MarkF1.from_config(metric.get_config()).ignore == -1
+
+
+def test_table_is_markdown():
+    table = scores_table(tagging_scores([1, 0], [1, 0], NAMES))
+    lines = table.splitlines()
+    assert lines[0] == "| mark | precision | recall | F1 | support |"
+    assert lines[2] == "| comma | 100.00 | 100.00 | 100.00 | 1 |"
+    assert lines[-1].startswith("| overall (micro) | 100.00 |")
