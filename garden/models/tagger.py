@@ -1,0 +1,149 @@
+"""Sequence taggers: one label for every token, from a (bi)directional RNN.
+
+`build_tagger` returns a functional `keras.Model` from right-padded int32
+ids `(batch, steps)` (0 = `<pad>`) to float32 logits `(batch, steps,
+num_labels)`; `compile_tagger` adds the cross-entropy and the micro F1 of
+the mark classes, both skipping padding (label -1). `float32_tagger` is the
+float32 twin that export serves, and `predict_labels` tags id sequences of
+any length in windows, as the exported model does.
+"""
+
+import keras
+import numpy as np
+
+from garden.data.punctuation import PAD_LABEL
+from garden.layers.deep_rnn import recurrent_layer_class
+from garden.training.metrics import masked_cross_entropy
+from garden.training.tagging_metrics import MarkF1
+
+
+def build_tagger(
+    vocab_size,
+    num_labels,
+    cell="gru",
+    units=128,
+    num_layers=2,
+    embedding_dim=100,
+    bidirectional=True,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    name="tagger",
+):
+    """A recurrent sequence tagger: a softmax over labels at every step.
+
+        E = embed(x)                                    (mask_zero: padding skipped)
+        H^(l) = [forward^(l)(H^(l-1)); backward^(l)(H^(l-1))]     l = 1 .. L
+        logits_t = H^(L)_t W + b                        one row per token
+
+    Without `bidirectional` each layer reads left to right only, so a word's
+    label depends on the words before it alone: the comparison that shows
+    what the right context is worth (a mark mostly depends on the next word).
+    The recurrent layers are the garden's (`cell`), inside
+    `keras.layers.Bidirectional`; dropout is applied to the embeddings,
+    between layers and before the output. The logits are float32 (the one
+    float32 island under mixed precision).
+
+    Args:
+        vocab_size: Number of token ids.
+        num_labels: Number of labels.
+        cell: "gru" (default), "lstm" or "rnn".
+        units: Hidden size of each direction.
+        num_layers: Number of recurrent layers.
+        embedding_dim: Embedding width.
+        bidirectional: Whether each layer reads both ways.
+        dropout: Dropout rate on embeddings, between layers, before the output.
+        recurrent_dropout: Variational dropout on the recurrent state.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from ids `(batch, steps)` to float32 logits
+        `(batch, steps, num_labels)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_tagger(30, 4, units=4, embedding_dim=6)
+    >>> tuple(model(np.array([[5, 6, 0]], "int32")).shape)
+    (1, 3, 4)
+    """
+    layer_class = recurrent_layer_class(cell)
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)(ids)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(num_layers):
+        options = dict(return_sequences=True, recurrent_dropout=recurrent_dropout)
+        if bidirectional:
+            layer = keras.layers.Bidirectional(
+                layer_class(units, **options), name=f"bidirectional_{index}"
+            )
+        else:
+            layer = layer_class(units, name=f"recurrent_{index}", **options)
+        x = layer(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+    logits = keras.layers.Dense(num_labels, dtype="float32", name="logits")(x)
+    return keras.Model(ids, logits, name=name)
+
+
+def compile_tagger(model, optimizer):
+    """Cross-entropy from logits and the marks' micro F1, padding (-1) skipped."""
+    model.compile(
+        optimizer=optimizer,
+        loss=masked_cross_entropy(pad_id=PAD_LABEL),
+        metrics=[MarkF1(ignore=PAD_LABEL, name="mark_f1")],
+    )
+    return model
+
+
+def float32_tagger(config, weights):
+    """The float32 twin of a trained tagger (what export serves).
+
+    Args:
+        config: The `build_tagger` arguments of the trained model.
+        weights: Its `get_weights()`.
+
+    Returns:
+        The same model under the float32 policy, with those weights.
+    """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        model = build_tagger(**config)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    model.set_weights(weights)
+    return model
+
+
+def predict_labels(model, token_ids, window, batch_size=64):
+    """The argmax label of every id of every sequence, tagged in windows.
+
+    Each sequence is cut into consecutive windows of at most `window` ids
+    (the last one shorter), each window tagged on its own, as the exported
+    model does. Windows are sorted by length and batched with padding to
+    the longest (rounded up to a multiple of 50, so few shapes are traced).
+
+    Args:
+        model: A tagger from `build_tagger`.
+        token_ids: A list of 1-D id sequences (an empty one gets no labels).
+        window: Most ids per window.
+        batch_size: Windows per batch.
+
+    Returns:
+        A list of int32 label arrays, one per sequence, of its length.
+    """
+    pieces = []  # (sequence, start, ids)
+    for row, ids in enumerate(token_ids):
+        ids = np.asarray(ids, "int32")
+        pieces += [(row, s, ids[s : s + window]) for s in range(0, len(ids), window)]
+    labels = [np.zeros(len(ids), "int32") for ids in token_ids]
+    order = np.argsort([len(ids) for _, _, ids in pieces], kind="stable")
+    for start in range(0, len(order), batch_size):
+        chosen = [pieces[i] for i in order[start : start + batch_size]]
+        width = -(-max(len(ids) for _, _, ids in chosen) // 50) * 50
+        batch = np.zeros((len(chosen), width), "int32")
+        for line, (_, _, ids) in enumerate(chosen):
+            batch[line, : len(ids)] = ids
+        predicted = np.argmax(np.asarray(model.predict_on_batch(batch)), axis=-1)
+        for line, (row, offset, ids) in enumerate(chosen):
+            labels[row][offset : offset + len(ids)] = predicted[line, : len(ids)]
+    return labels
