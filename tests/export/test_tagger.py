@@ -1,0 +1,109 @@
+"""A tagger export, loaded in a fresh process, punctuates raw text as Keras does."""
+
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from garden.data import Vocabulary
+from garden.data import punctuation as P
+from garden.export import next_version
+from garden.export.tagger import export_tagger
+from garden.models.tagger import build_tagger, predict_labels
+from tests.export.replay import assert_requests_replay
+from tests.export.test_language_model import run_in_fresh_process
+
+CORPUS = [
+    "Is it a good film? Yes, a very good film.",
+    "I loved it; the cast was great, the story too!",
+]
+# Empty text, 10,000 words, unseen and non-ASCII words, punctuation the
+# model must ignore, HTML, and text that is only marks.
+TEXTS = [
+    "",
+    "good film " * 5_000,
+    "Très émouvant 😀 zzyzx film",
+    "is it good? yes, it is.<br /><br />I LOVED it",
+    "?!...",
+    "the cast was great the story too",
+]
+EXAMPLES = [CORPUS[0], TEXTS[2], TEXTS[5]]
+WINDOW = 7
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    keras.utils.set_random_seed(5)
+    tokenizer = P.tokenizer()
+    vocabulary = Vocabulary(tokenizer.tokenize(text) for text in CORPUS)
+    model = build_tagger(len(vocabulary), 4, units=6, embedding_dim=5)
+    root = tmp_path_factory.mktemp("exports")
+    path = export_tagger(
+        model, tokenizer, vocabulary, str(root), "tagging", WINDOW, examples=EXAMPLES
+    )
+    return tokenizer, vocabulary, model, root, path
+
+
+def test_layout_and_keras_file_beside(exported):
+    *_, root, path = exported
+    assert os.path.basename(path) == "1" and next_version(str(root), "tagging") == 2
+    assert sorted(os.listdir(root / "tagging")) == ["1", "1.keras"]
+
+
+def test_fresh_process_agrees_with_keras_on_any_text(exported):
+    tokenizer, vocabulary, model, _, path = exported
+    got = run_in_fresh_process(
+        f"""
+        import json, tensorflow as tf
+        serve = tf.saved_model.load({path!r}).signatures["serving_default"]
+        batch = serve(text=tf.constant({TEXTS!r}))
+        empty = serve(text=tf.constant(["", "?!"]))
+        text = lambda values: [v.decode() for v in values]
+        print(json.dumps({{
+            "punctuated": text(batch["punctuated"].numpy()),
+            "words": [text(row) for row in batch["words"].numpy()],
+            "labels": [text(row) for row in batch["labels"].numpy()],
+        }} | {{
+            "empty": [v.decode() for v in empty["punctuated"].numpy()],
+            "empty_shape": empty["words"].shape.as_list(),
+        }}))
+        """
+    )
+    words = [tokenizer.tokenize(text) for text in TEXTS]
+    assert [len(w) for w in words] == [0, 10_000, 5, 9, 0, 7]
+    labels = predict_labels(model, [vocabulary.encode(w) for w in words], WINDOW)
+    want = [P.restore_punctuation(w, y) for w, y in zip(words, labels)]
+    assert got["punctuated"] == want
+    assert got["punctuated"][0] == "" and got["punctuated"][4] == ""
+    # Punctuation given is dropped first; every word comes back, lower-cased.
+    assert re.sub("[,.?]", "", want[3]) == "is it good yes it is i loved it"
+    # Random weights, yet several labels in play: the comparison means something.
+    assert len(set(np.concatenate(labels).tolist())) >= 3
+    for row, w, y in zip(range(len(TEXTS)), words, labels):
+        assert got["words"][row] == w + [""] * (10_000 - len(w))
+        names = [P.PUNCTUATION_LABELS[label] for label in y]
+        assert got["labels"][row] == names + [""] * (10_000 - len(w))
+    assert got["empty"] == ["", ""] and got["empty_shape"] == [2, 0]
+
+
+def test_warmup_and_rest_requests_replay(exported):
+    *_, path = exported
+    assert_requests_replay(path, "tagging", [("serving_default", {"text": EXAMPLES})])
+
+
+def test_examples_must_be_a_list_of_texts(exported, tmp_path):
+    tokenizer, vocabulary, model, _, _ = exported
+    for examples in ("one text", [], [None]):
+        with pytest.raises(ValueError, match="argument `examples`"):
+            export_tagger(
+                model,
+                tokenizer,
+                vocabulary,
+                str(tmp_path),
+                "tagging",
+                WINDOW,
+                examples=examples,
+            )
+    assert not os.path.exists(tmp_path / "tagging")
