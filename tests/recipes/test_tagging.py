@@ -1,0 +1,83 @@
+"""The punctuation recipe end to end on a slice of IMDb, small and fast."""
+
+import functools
+import os
+import re
+
+import pytest
+import tensorflow as tf
+
+from garden import data
+from recipes import tagging as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--max-train-examples", "60", "--validation-size", "20",
+    "--max-test-examples", "20", "--epochs", "1", "--verbose", "0",
+    "--units", "8", "--embedding-dim", "8", "--num-layers", "1", "--window", "50",
+]  # fmt: skip
+# No words at all, 10,000 words, and unseen, non-ASCII words.
+BAD_INPUT = ["", "?!", "so good " * 5_000, "Très émouvant 😀 zzyzx"]
+
+
+@functools.cache
+def _cached_imdb(split):
+    return data.corpora.load_imdb(split)
+
+
+def punctuated_lines(output):
+    lines = output.split("\nPunctuated:\n", 1)[1].splitlines()
+    return [line.split(" -> ", 1)[1] for line in lines if " -> " in line]
+
+
+def test_search_retrain_report_punctuate_and_export(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(data, "load_imdb", _cached_imdb)
+    recipe.main(
+        [
+            *SMALL, "--cell", "lstm", "--unidirectional",
+            "--tune", "--tuner", "random", "--max-trials", "1",
+            "--tune-dir", str(tmp_path / "search"), "--run-dir", str(tmp_path / "run"),
+            "--export", str(tmp_path / "exports"),
+            *[flag for text in BAD_INPUT for flag in ("--punctuate", text)],
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "train 40, valid 20, test 20 reviews" in output
+    assert "unidirectional lstm" in output
+    trials = os.listdir(tmp_path / "search" / "tagger_unidirectional")
+    assert len([name for name in trials if name.startswith("trial_")]) == 1
+    assert os.path.exists(tmp_path / "run" / "best.keras")
+    table = re.findall(
+        r"^\| (\w[\w ()]*) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", output, re.M
+    )
+    assert [row[0] for row in table] == [
+        "comma",
+        "period",
+        "question",
+        "overall (micro)",
+    ]
+    assert all(0.0 <= float(value) <= 100.0 for row in table for value in row[1:])
+    shown = [eval(line) for line in punctuated_lines(output)]  # the printed repr
+    assert shown[:2] == ["", ""] and len(shown[2].split()) == 10_000
+    assert re.sub("[,.?]", "", shown[3]) == "très émouvant 😀 zzyzx"
+    served = tf.saved_model.load(str(tmp_path / "exports" / "tagging" / "1"))
+    got = served.signatures["serving_default"](text=tf.constant(BAD_INPUT))
+    assert [text.decode() for text in got["punctuated"].numpy()] == shown
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--validation-size", "60"], "--validation-size"),
+        (["--cell", "transformer"], "--cell"),
+        (["--window", "0"], "--window"),
+        (["--dropout", "1.0"], "--dropout"),
+    ],
+)
+def test_bad_flags_fail_clearly(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.parse_args([*SMALL, *flags])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
