@@ -80,6 +80,9 @@ class DataSource:
 
 
 _D2L = "http://d2l-data.s3-accelerate.amazonaws.com/"
+_GENSIM_TEST_DATA = (
+    "https://raw.githubusercontent.com/piskvorky/gensim/4.4.0/gensim/test/test_data/"
+)
 
 SOURCES = {
     # d2l's timemachine.txt is the staged file itself (same sha1 as d2l checks).
@@ -145,6 +148,34 @@ SOURCES = {
             "d8f717f8dd4b545cb7f418ef9f3d0c3e6e68a6f48b97d32f8b7aae40cb31f96f"
         ),
     ),
+    # The word-similarity and analogy sets, copied unchanged from gensim 4.4.0's
+    # test data; the public copies are the same files at that release's tag.
+    **{
+        name: DataSource(
+            name=name,
+            relative_path=f"wordsim/{filename}",
+            sha256=digest,
+            url=_GENSIM_TEST_DATA + filename,
+            url_hash=("sha256", digest),
+        )
+        for name, filename, digest in (
+            (
+                "analogies",
+                "questions-words.txt",
+                "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
+            ),
+            (
+                "wordsim353",
+                "wordsim353.tsv",
+                "f92a022fc2537793a15bc3a8c162ebcd74990e033a228bb6388cb71e4c0b1e1d",
+            ),
+            (
+                "simlex999",
+                "simlex999.txt",
+                "d5e0501971478a511430ee880bd0121e94ac701ba86d90544d83e6d2ba3db05d",
+            ),
+        )
+    },
 }
 
 
@@ -250,7 +281,8 @@ def locate(name, path=None, download=True, cache_dir=None, timeout=5.0):
 
     Args:
         name: a key of `SOURCES` (`"imdb"`, `"ptb"`, `"timemachine"`,
-            `"fra-eng"`, `"sst"`, `"glove"`).
+            `"fra-eng"`, `"sst"`, `"glove"`, `"analogies"`, `"wordsim353"`,
+            `"simlex999"`).
         path: explicit file or directory, used as given (not checksummed).
         download: whether to download when no local copy exists. Downloads
             are also disabled when `$GARDEN_OFFLINE` is set to a non-empty value.
