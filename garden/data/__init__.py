@@ -21,6 +21,8 @@ from garden.data.corpora import (
 )
 from garden.data.embeddings import EmbeddingMatrix, load_glove_embeddings
 from garden.data.language_model import (
+    bidirectional_dataset,
+    bidirectional_windows,
     language_model_dataset,
     partition_random,
     partition_sequential,
@@ -57,6 +59,8 @@ __all__ = [
     "ParsedTree",
     "Vocabulary",
     "WordTokenizer",
+    "bidirectional_dataset",
+    "bidirectional_windows",
     "build_review_vocabulary",
     "build_translation_vocabularies",
     "build_tree_vocabulary",

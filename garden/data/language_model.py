@@ -274,3 +274,68 @@ def sentence_dataset(
         bucket_boundaries=bucket_boundaries,
         length_function=lambda x, y: tf.shape(x)[0],
     )
+
+
+def bidirectional_windows(token_ids, num_steps, bos_id, eos_id):
+    """Texts cut into windows with the targets of a forward and a backward LM.
+
+    Each text `w_1 .. w_n` is read as `<bos> w_1 .. w_n <eos>` and cut into
+    windows of `num_steps` words (the last one shorter, right-padded with 0).
+    In a window, the forward target at step t is the word after it and the
+    backward target the word before it, across window boundaries, so only the
+    text's first word predicts `<bos>` and its last `<eos>`.
+
+    Args:
+        token_ids: A list of 1-D id sequences, one per text (empty ones skip).
+        num_steps: Words per window.
+        bos_id, eos_id: The ids of `<bos>` and `<eos>`.
+
+    Returns:
+        `(inputs, forward_targets, backward_targets)`, int32 arrays of shape
+        `(windows, num_steps)`.
+
+    Example:
+
+    >>> x, f, b = bidirectional_windows([[5, 6, 7]], 2, bos_id=2, eos_id=3)
+    >>> x.tolist(), f.tolist(), b.tolist()
+    ([[5, 6], [7, 0]], [[6, 7], [3, 0]], [[2, 5], [6, 0]])
+    """
+    _check_positive("num_steps", num_steps)
+    rows = [[], [], []]
+    for ids in token_ids:
+        ids = np.asarray(ids, "int32").reshape(-1)
+        if not len(ids):
+            continue
+        text = np.concatenate([[bos_id], ids, [eos_id]]).astype("int32")
+        for start in range(0, len(ids), num_steps):
+            width = min(num_steps, len(ids) - start)
+            for row, shift in zip(rows, (1, 2, 0)):
+                window = np.zeros(num_steps, "int32")
+                window[:width] = text[start + shift : start + shift + width]
+                row.append(window)
+    empty = np.zeros((0, num_steps), "int32")
+    return tuple(np.stack(row) if row else empty for row in rows)
+
+
+def bidirectional_dataset(
+    token_ids, num_steps, bos_id, eos_id, batch_size, shuffle=True, seed=None
+):
+    """`bidirectional_windows` as `(ids, {"forward": .., "backward": ..})` batches.
+
+    Args:
+        token_ids, num_steps, bos_id, eos_id: As for `bidirectional_windows`.
+        batch_size: Windows per batch.
+        shuffle: Reshuffle the windows every epoch.
+        seed: Shuffle seed.
+
+    Returns:
+        A `tf.data.Dataset` of int32 `(batch, num_steps)` ids and targets.
+    """
+    _check_positive("batch_size", batch_size)
+    x, forward, backward = bidirectional_windows(token_ids, num_steps, bos_id, eos_id)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (x, {"forward": forward, "backward": backward})
+    )
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
