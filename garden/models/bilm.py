@@ -1,0 +1,398 @@
+"""A bidirectional LSTM language model and its layers as features (ELMo).
+
+    x_t = embed(w_t)                                    shared by both directions
+    ->h_{t,1} = P_1 LSTM_1(x_1 .. x_t)                  forward, left to right
+    ->h_{t,j} = P_j LSTM_j(->h_{1,j-1} .. ->h_{t,j-1}) + ->h_{t,j-1}    j = 2 .. L
+    <-h_{t,j}   the same over w_n .. w_t, right to left, weights of its own
+    p(w_{t+1} | w_1 .. w_t) = softmax(->h_{t,L} E^T)    the forward LM
+    p(w_{t-1} | w_t .. w_n) = softmax(<-h_{t,L} E^T)    the backward LM
+
+as in Peters et al. (2018): two LSTM language models, one per direction,
+sharing the token embedding E and the softmax (tied to E, Press and Wolf,
+2017), two layers each with a residual connection between them. Each LSTM
+layer's output is projected back to the embedding width (P_j, ELMo's
+projected LSTM, here without feeding the projection back into the
+recurrence), so every layer has the width of the embedding and the softmax
+over the vocabulary is computed on that width. A downstream model reads the
+frozen layers
+
+    h_{t,0} = [x_t; x_t]        h_{t,j} = [->h_{t,j}; <-h_{t,j}]     j = 1 .. L
+
+through `BiLMFeatures` and mixes them with `garden.layers.ScalarMix`. The
+vocabulary the biLM was trained with travels in the `TokenEmbedding`'s
+config, so a saved `.keras` file is all a downstream model needs.
+"""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+from keras import ops
+
+from garden.layers import LSTM, ScalarMix
+from garden.training.metrics import Perplexity, masked_cross_entropy
+
+DIRECTIONS = ("forward", "backward")
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class TokenEmbedding(keras.layers.ReversibleEmbedding):
+    """A tied input embedding and output softmax that also knows its tokens.
+
+        embed(w) = E[w]          logits(h) = h E^T      (`reverse=True`)
+
+    `keras.layers.ReversibleEmbedding` with the vocabulary in its config:
+    `tokens[i]` is the token of id i, so a saved model maps words to ids
+    the way it was trained.
+
+    Args:
+        tokens: The vocabulary's tokens in id order (`Vocabulary.tokens`).
+        output_dim: Embedding width.
+        **kwargs: `ReversibleEmbedding`'s other arguments.
+
+    Example:
+
+    >>> import numpy as np
+    >>> embedding = TokenEmbedding(["<pad>", "<unk>", "good"], 4)
+    >>> tuple(embedding(np.array([[2, 1]])).shape), embedding.input_dim
+    ((1, 2, 4), 3)
+    """
+
+    def __init__(self, tokens, output_dim, **kwargs):
+        kwargs.pop("input_dim", None)
+        kwargs["tie_weights"] = True
+        super().__init__(len(tokens), output_dim, **kwargs)
+        self.tokens = [str(token) for token in tokens]
+
+    def get_config(self):
+        return {**super().get_config(), "tokens": self.tokens}
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class ReverseSequence(keras.layers.Layer):
+    """Each row's valid steps in reverse order; right padding stays in place.
+
+        y_{b,t} = x_{b, n_b - 1 - t}   for t < n_b,   x_{b,t} after that
+
+    where n_b counts the non-zero `token_ids` of row b. Applied twice, it is
+    the identity, so it both turns a batch around for the backward LM and
+    brings the backward LM's states back into reading order.
+
+    Call arguments:
+        inputs: `(batch, steps)` or `(batch, steps, features)`.
+        token_ids: `(batch, steps)`, right-padded with 0.
+
+    Example:
+
+    >>> import numpy as np
+    >>> ids = np.array([[5, 6, 7, 0]])
+    >>> ReverseSequence()(ids, ids).numpy().tolist()
+    [[7, 6, 5, 0]]
+    """
+
+    def call(self, inputs, token_ids):
+        lengths = ops.sum(ops.cast(ops.not_equal(token_ids, 0), "int32"), axis=1)
+        steps = ops.arange(ops.shape(token_ids)[1], dtype="int32")[None, :]
+        lengths = lengths[:, None]
+        index = ops.where(steps < lengths, lengths - 1 - steps, steps)
+        if len(inputs.shape) == 3:
+            index = index[:, :, None]
+        return ops.take_along_axis(inputs, index, axis=1)
+
+    def compute_output_shape(self, inputs_shape, token_ids_shape):
+        return tuple(inputs_shape)
+
+
+def build_bilm(
+    tokens,
+    embedding_dim=128,
+    units=256,
+    num_layers=2,
+    dropout=0.0,
+    name="bilm",
+):
+    """The biLM as a functional `keras.Model` (see the module docstring).
+
+    Args:
+        tokens: The vocabulary's tokens in id order; id 0 is padding.
+        embedding_dim: Width of the embedding, of every layer's projection
+            and of the softmax's input.
+        units: Hidden size of every LSTM.
+        num_layers: LSTM layers per direction (ELMo's L = 2).
+        dropout: Rate on the embedding and on every layer's output.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` from right-padded ids `(batch, steps)` to a dict of
+        float32 logits `(batch, steps, vocab_size)`: `"forward"` at step t
+        scores the token at t + 1, `"backward"` the token at t - 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = build_bilm(["<pad>", "<unk>", "a", "b"], 4, 8)
+    >>> logits = model(np.array([[2, 3, 0]]))
+    >>> tuple(logits["forward"].shape), tuple(logits["backward"].shape)
+    ((1, 3, 4), (1, 3, 4))
+    """
+    if (
+        isinstance(num_layers, bool)
+        or not isinstance(num_layers, int)
+        or (num_layers < 1)
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `num_layers`, expected a "
+            f"positive integer, got {num_layers!r}."
+        )
+    ids = keras.Input((None,), dtype="int32", name="token_ids")
+    embedding = TokenEmbedding(tokens, embedding_dim, name="embedding")
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(ids))
+    logits = {}
+    for direction in DIRECTIONS:
+        # The backward LM is a forward LM over each row read from its end.
+        h = x if direction == "forward" else ReverseSequence(name="reverse")(x, ids)
+        for j in range(1, num_layers + 1):
+            s = LSTM(units, return_sequences=True, name=f"{direction}_lstm_{j}")(h)
+            s = keras.layers.Dense(embedding_dim, name=f"{direction}_projection_{j}")(s)
+            if j == 1:
+                s = keras.layers.Identity(name=f"{direction}_layer_{j}")(s)
+            else:
+                s = keras.layers.Add(name=f"{direction}_layer_{j}")([s, h])
+            h = keras.layers.Dropout(dropout, name=f"{direction}_dropout_{j}")(s)
+        if direction == "backward":
+            h = ReverseSequence(name="backward_in_order")(h, ids)
+        logits[direction] = keras.layers.Activation(
+            "linear", dtype="float32", name=direction
+        )(embedding(h, reverse=True))
+    return keras.Model(ids, logits, name=name)
+
+
+def compile_bilm(model, optimizer):
+    """Masked cross-entropy of both directions (summed) and their perplexities."""
+    model.compile(
+        optimizer=optimizer,
+        loss={direction: masked_cross_entropy(pad_id=0) for direction in DIRECTIONS},
+        metrics={direction: [Perplexity(pad_id=0)] for direction in DIRECTIONS},
+    )
+    return model
+
+
+def bilm_tokens(bilm):
+    """The vocabulary a biLM was trained with, in id order."""
+    return list(bilm.get_layer("embedding").tokens)
+
+
+def bilm_feature_model(bilm):
+    """Token ids to the stacked layer states of a trained biLM (no softmax).
+
+        h_{t,0} = [x_t; x_t]        h_{t,j} = [->h_{t,j}; <-h_{t,j}]
+
+    The backward states are put back into reading order, so at step t the
+    forward half has read w_1 .. w_t and the backward half w_t .. w_n.
+
+    Args:
+        bilm: A model from `build_bilm` (or loaded from its `.keras` file).
+
+    Returns:
+        A functional `keras.Model` (its layers shared with `bilm`) from ids
+        `(batch, steps)` to a list of L + 1 tensors `(batch, steps,
+        2 * embedding_dim)`.
+    """
+    ids = bilm.input
+    x = bilm.get_layer("embedding_dropout").output
+    layers = [keras.layers.Concatenate(name="layer_0")([x, x])]
+    num_layers = sum(
+        1 for layer in bilm.layers if layer.name.startswith("forward_layer_")
+    )
+    for j in range(1, num_layers + 1):
+        forward = bilm.get_layer(f"forward_layer_{j}").output
+        backward = bilm.get_layer(f"backward_layer_{j}").output
+        backward = ReverseSequence(name=f"backward_in_order_{j}")(backward, ids)
+        layers.append(keras.layers.Concatenate(name=f"layer_{j}")([forward, backward]))
+    return keras.Model(ids, layers, name="bilm_features")
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class BiLMFeatures(keras.layers.Layer):
+    """A frozen biLM's layer states for the words of a downstream vocabulary.
+
+        h_{t,j} = bilm_features(id_map[w_t])_j          j = 0 .. L
+
+    `id_map[i]` is the biLM id of the downstream word with id i
+    (`map_vocabulary`), a frozen weight, so a saved or exported downstream
+    model takes its own ids. The biLM runs without dropout and is never
+    trained; the padding mask (`ids != 0`) is passed on.
+
+    Args:
+        features: The model from `bilm_feature_model` (or its serialized
+            config, when restored).
+        id_map: `(input_vocab_size,)` ints; None when restored.
+        input_vocab_size: The downstream vocabulary size (given instead of
+            `id_map` on restore).
+
+    Call arguments:
+        inputs: Downstream ids `(batch, steps)`, right-padded with 0.
+
+    Returns:
+        A list of L + 1 tensors `(batch, steps, features)`.
+    """
+
+    def __init__(self, features, id_map=None, input_vocab_size=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(features, dict):
+            features = keras.saving.deserialize_keras_object(features)
+        if id_map is not None:
+            id_map = np.asarray(id_map, "int32").reshape(-1)
+            input_vocab_size = len(id_map)
+        if input_vocab_size is None:
+            raise ValueError("Pass the argument `id_map` (see `map_vocabulary`).")
+        self.features = features
+        self.features.trainable = False
+        self.input_vocab_size = int(input_vocab_size)
+        self._initial_id_map = id_map
+        self.trainable = False
+        self.supports_masking = True
+
+    @property
+    def num_layers(self):
+        return len(self.features.outputs)
+
+    def build(self, input_shape):
+        id_map = self._initial_id_map
+        self.id_map = self.add_weight(
+            shape=(self.input_vocab_size,),
+            dtype="int32",
+            initializer="zeros"
+            if id_map is None
+            else keras.initializers.Constant(id_map),
+            trainable=False,
+            name="id_map",
+        )
+
+    def call(self, inputs):
+        ids = ops.take(self.id_map, ops.cast(inputs, "int32"))
+        return list(self.features(ids, training=False))
+
+    def compute_mask(self, inputs, mask=None):
+        return [ops.not_equal(inputs, 0)] * self.num_layers
+
+    def compute_output_shape(self, input_shape):
+        return [
+            tuple(input_shape[:2]) + (output.shape[-1],)
+            for output in self.features.outputs
+        ]
+
+    def get_config(self):
+        config = {
+            "features": keras.saving.serialize_keras_object(self.features),
+            "input_vocab_size": self.input_vocab_size,
+        }
+        return {**super().get_config(), **config}
+
+
+def elmo_features(ids, features, id_map, name="elmo"):
+    """ELMo for a downstream model: the frozen layers, mixed by learned weights.
+
+        ELMo_t = gamma * sum_j softmax(s)_j h_{t,j}
+
+    Args:
+        ids: The downstream model's ids tensor `(batch, steps)`.
+        features: The model from `bilm_feature_model`.
+        id_map: Downstream id -> biLM id (`map_vocabulary`).
+        name: Prefix of the two layers' names.
+
+    Returns:
+        The mixed features `(batch, steps, 2 * embedding_dim)`, masked.
+    """
+    layers = BiLMFeatures(features, id_map, name=f"{name}_bilm")(ids)
+    return ScalarMix(len(layers), name=f"{name}_mix")(layers)
+
+
+def with_elmo(embedded, ids, bilm=None, bilm_ids=None):
+    """`[E; ELMo(ids)]`, the word vectors and the mixed biLM layers, or E alone.
+
+    Args:
+        embedded: The downstream word vectors `(batch, steps, dim)`, masked.
+        ids: The ids they embed.
+        bilm: The feature model from `load_bilm`, or None for E alone.
+        bilm_ids: The biLM id of every downstream id (`map_vocabulary`).
+
+    Returns:
+        `(batch, steps, dim + 2 * bilm_embedding_dim)` with a `bilm`.
+    """
+    if bilm is None:
+        return embedded
+    if bilm_ids is None:
+        raise ValueError(
+            "Received no value for argument `bilm_ids`, expected the biLM id of "
+            "every downstream id (`map_vocabulary`) with a `bilm`."
+        )
+    elmo = elmo_features(ids, bilm, bilm_ids)
+    return keras.layers.Concatenate(name="embedding_and_elmo")([embedded, elmo])
+
+
+def map_vocabulary(tokens, bilm_vocabulary, aliases=None):
+    """The biLM id of every downstream token (`<unk>`, 1, where it has none).
+
+    Args:
+        tokens: The downstream vocabulary's tokens in id order (id 0 padding).
+        bilm_vocabulary: The biLM's tokens in id order (`bilm_tokens`).
+        aliases: Optional dict of downstream token -> biLM token, tried when
+            the token itself is not in the biLM's vocabulary.
+
+    Returns:
+        `(id_map, coverage)`: int32 `(len(tokens),)` and the share of the
+        downstream tokens (padding and `<unk>` aside) the biLM knows.
+
+    Example:
+
+    >>> id_map, coverage = map_vocabulary(
+    ...     ["<pad>", "<unk>", "good", "-lrb-", "zzz"],
+    ...     ["<pad>", "<unk>", "(", "good"], aliases={"-lrb-": "("})
+    >>> id_map.tolist(), round(coverage, 3)
+    [0, 1, 3, 2, 1], 0.667
+    """
+    aliases = aliases or {}
+    index = {token: i for i, token in enumerate(bilm_vocabulary)}
+    id_map = np.ones(len(tokens), "int32")
+    id_map[0] = 0
+    for i, token in enumerate(tokens[2:], start=2):
+        id_map[i] = index.get(token, index.get(aliases.get(token), 1))
+    known = int(np.sum(id_map[2:] > 1))
+    return id_map, known / max(len(tokens) - 2, 1)
+
+
+def check_bilm_file(path):
+    """Raises `ValueError` unless `path` is a `.keras` file holding a biLM.
+
+    Reads only the file's config, so a wrong file is found in milliseconds.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"expected a biLM saved as a .keras file, got {path!r} ({error})"
+        ) from error
+    layers = config.get("config", {}).get("layers", [])
+    names = {layer.get("config", {}).get("name") for layer in layers}
+    classes = {layer.get("class_name") for layer in layers}
+    expected = {"embedding", "forward_layer_1", "backward_layer_1"}
+    if "TokenEmbedding" not in classes or not expected <= names:
+        raise ValueError(
+            f"expected a biLM saved by `recipes.bilm`, got {path!r}: a model "
+            f"{config.get('config', {}).get('name')!r} with no "
+            "`TokenEmbedding` and forward and backward layers"
+        )
+
+
+def load_bilm(path):
+    """A trained biLM's feature model and vocabulary from its `.keras` file.
+
+    Returns:
+        `(features, tokens)`: `bilm_feature_model` of the biLM and its tokens.
+    """
+    check_bilm_file(path)
+    bilm = keras.saving.load_model(path, compile=False)
+    return bilm_feature_model(bilm), bilm_tokens(bilm)

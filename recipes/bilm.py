@@ -1,0 +1,159 @@
+"""A bidirectional LSTM language model on IMDb reviews, for ELMo features.
+
+Trains the biLM of Peters et al. (2018), scaled to a CPU: a forward and a
+backward LSTM language model (2 layers each, residual connection between
+them, each layer projected to the embedding width) that share the token
+embedding and the softmax tied to it (`garden.models.bilm`). The data are
+the IMDb *training* reviews (never the test reviews), less a seeded
+hold-out of reviews on which the perplexity of both directions is reported.
+Words are the sentiment recipe's (`WordTokenizer("review")`), the most
+frequent `--max-tokens` of them form the vocabulary, the rest are `<unk>`.
+Each review is cut into windows of `--num-steps` words read from a zero
+state; the targets cross window boundaries (`garden.data.bidirectional_windows`).
+
+The best epoch is `RUN_DIR/best.keras`, vocabulary included: pass it to
+`recipes.sentiment --bilm` or `recipes.sst --model bilstm --bilm`. Results and
+the commands that reproduce them are in the README.
+
+    python -m recipes.bilm --max-train-examples 6000 --epochs 1
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from garden import cli, data
+from garden.models.bilm import DIRECTIONS, build_bilm, compile_bilm
+from garden.training import (
+    fit_from_flags,
+    load_best,
+    make_optimizer,
+    set_precision,
+    strategy_from_flags,
+)
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="bilm", epochs=1, batch_size=64, clip_norm=1.0
+    )
+    task = parser.add_argument_group("biLM")
+    task.add_argument("--embedding-dim", type=cli.positive_int, default=128)
+    task.add_argument("--units", type=cli.positive_int, default=256)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument("--dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--max-tokens",
+        type=cli.positive_int,
+        default=20_000,
+        help="vocabulary size, reserved tokens included; the rest are <unk>",
+    )
+    task.add_argument("--num-steps", type=cli.positive_int, default=50)
+    task.add_argument(
+        "--steps-per-epoch",
+        type=cli.positive_int,
+        default=None,
+        help="epochs of this many batches, each drawn in a fresh random order "
+        "from all windows, so a long run is validated and checkpointed often",
+    )
+    task.add_argument(
+        "--validation-size",
+        type=cli.positive_int,
+        default=500,
+        help="training reviews held out to report perplexity on",
+    )
+    task.add_argument(
+        "--max-train-examples",
+        type=cli.positive_int,
+        default=None,
+        help="use a seeded sample of this many training reviews (hold-out included)",
+    )
+    args = cli.parse(parser, argv)
+    limit = args.max_train_examples or 25_000
+    if args.validation_size >= limit:
+        parser.error(
+            f"argument --validation-size: expected fewer than the {limit} "
+            f"training reviews, got {args.validation_size}"
+        )
+    if args.max_tokens <= 4:
+        parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
+    return args
+
+
+def load_reviews(args):
+    """A seeded sample of the training reviews, split into train and hold-out."""
+    texts, _ = data.load_imdb("train")
+    order = np.random.default_rng(args.seed).permutation(len(texts))
+    texts = [texts[i] for i in order[: args.max_train_examples]]
+    cut = len(texts) - args.validation_size
+    return {"train": texts[:cut], "valid": texts[cut:]}
+
+
+def datasets(args, texts, tokenizer, vocabulary):
+    """Windows of both splits, with forward and backward targets, batched."""
+    batches = {}
+    for split, split_texts in texts.items():
+        ids = data.encode_texts(split_texts, tokenizer, vocabulary)
+        batches[split] = data.bidirectional_dataset(
+            ids,
+            args.num_steps,
+            vocabulary.bos_id,
+            vocabulary.eos_id,
+            args.batch_size,
+            shuffle=split == "train",
+            seed=args.seed,
+        )
+        if split == "train" and args.steps_per_epoch:
+            batches[split] = batches[split].take(args.steps_per_epoch)
+        tokens = sum(len(row) for row in ids)
+        print(f"  {split}: {len(split_texts):,} reviews, {tokens:,} tokens")
+    return batches
+
+
+def report_perplexity(model, valid):
+    results = model.evaluate(valid, verbose=0, return_dict=True)
+    print("\nHeld-out perplexity (training reviews not trained on):")
+    for direction in DIRECTIONS:
+        perplexity = results[f"{direction}_perplexity"]
+        print(
+            f"  {direction}: {perplexity:.2f} "
+            f"(cross-entropy {math.log(perplexity):.4f} nats)"
+        )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    strategy = strategy_from_flags(args)
+    policy = set_precision(args.precision)
+    keras.utils.set_random_seed(args.seed)
+    texts = load_reviews(args)
+    tokenizer = data.WordTokenizer("review")
+    vocabulary = data.build_review_vocabulary(
+        texts["train"], tokenizer, min_freq=1, max_tokens=args.max_tokens
+    )
+    print(
+        f"IMDb training reviews for the biLM: vocabulary {len(vocabulary):,}; "
+        f"precision {policy}; {strategy.num_replicas_in_sync} replica(s)."
+    )
+    batches = datasets(args, texts, tokenizer, vocabulary)
+    with strategy.scope():
+        model = build_bilm(
+            vocabulary.tokens,
+            embedding_dim=args.embedding_dim,
+            units=args.units,
+            num_layers=args.num_layers,
+            dropout=args.dropout,
+        )
+        optimizer = make_optimizer(
+            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
+        )
+        compile_bilm(model, optimizer)
+        fit_from_flags(model, args, batches["train"], batches["valid"], "val_loss")
+    model = load_best(args.run_dir)
+    report_perplexity(model, batches["valid"])
+    print(f"\nbiLM (vocabulary included): {args.run_dir}/best.keras")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The biLM recipe end to end on a few IMDb training reviews, small and fast."""
+
+import os
+
+import pytest
+
+from garden.models.bilm import load_bilm
+from recipes import bilm as recipe
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
+)
+SMALL = [
+    "--max-train-examples", "40", "--validation-size", "8", "--max-tokens", "300",
+    "--embedding-dim", "8", "--units", "8", "--num-steps", "30", "--batch-size",
+    "16", "--epochs", "2", "--learning-rate", "0.01", "--verbose", "0",
+]  # fmt: skip
+
+
+def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsys):
+    recipe.main([*SMALL, "--run-dir", str(tmp_path)])
+    output = capsys.readouterr().out
+    assert "train: 32 reviews" in output and "valid: 8 reviews" in output
+    held_out = output.split("Held-out perplexity", 1)[1]
+    perplexities = {
+        line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
+        for line in held_out.splitlines()[1:3]
+    }
+    assert set(perplexities) == {"forward", "backward"}
+    # Below a uniform guess over the 300 words: both directions learned.
+    assert all(1 < value < 300 for value in perplexities.values()), perplexities
+    features, tokens = load_bilm(str(tmp_path / "best.keras"))
+    assert len(tokens) == 300 and tokens[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    assert len(features.outputs) == 3
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--validation-size", "40"], "--validation-size"),
+        (["--max-tokens", "4"], "--max-tokens"),
+        (["--dropout", "1"], "--dropout"),
+    ],
+)
+def test_bad_flags_fail_clearly(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*SMALL, *flags])
+    assert message in capsys.readouterr().err
