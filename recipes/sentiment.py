@@ -14,13 +14,16 @@ and the confusion matrix on the official 25,000-review test split:
 
 Words seen at least 5 times form the vocabulary; reviews are cut to 500
 tokens and right-padded (masked), optionally bucketed by length. Embeddings
-start at random or from GloVe 6B 50d, frozen or fine-tuned. Every run writes
+start at random or from GloVe 6B 50d, frozen or fine-tuned; with `--bilm` a
+frozen biLM (`recipes.bilm`) inside the model adds ELMo features, its layers
+mixed by learned weights, to the BiRNN's word vectors. Every run writes
 a per-review predictions file, can classify texts given on the command line
 (`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
 reviews. Results and the commands that reproduce them are in the README.
 
     python -m recipes.sentiment --model textcnn --embeddings glove --epochs 4
     python -m recipes.sentiment --model birnn --cell lstm --bucket --epochs 5
+    python -m recipes.sentiment --model birnn --bilm runs/bilm_imdb/best.keras
 """
 
 import os
@@ -31,6 +34,7 @@ import numpy as np
 from garden import cli, data
 from garden.export import export_classifier
 from garden.export.classifier import CLASS_NAMES
+from garden.models.bilm import check_bilm_file, load_bilm, map_vocabulary
 from garden.models.classifiers import (
     BAG_OF_WORDS_MODES,
     CLASSIFIERS,
@@ -81,6 +85,13 @@ def parse_args(argv=None):
         help="random initialisation, or GloVe 6B 50d vectors",
     )
     task.add_argument("--freeze-embeddings", action="store_true")
+    task.add_argument(
+        "--bilm",
+        metavar="PATH",
+        default=None,
+        help="birnn: a biLM .keras file from recipes.bilm; its mixed layers (ELMo) "
+        "join the word vectors",
+    )
     task.add_argument(
         "--multichannel",
         action="store_true",
@@ -156,6 +167,13 @@ def parse_args(argv=None):
             parser.error(f"argument {flag}: the bag-of-words models have no embedding")
     if args.multichannel and args.model != "textcnn":
         parser.error("argument --multichannel: only for --model textcnn")
+    if args.bilm:
+        if args.model != "birnn":
+            parser.error("argument --bilm: only for --model birnn")
+        try:
+            check_bilm_file(args.bilm)
+        except ValueError as error:
+            parser.error(f"argument --bilm: {error}")
     limit = args.max_train_examples or 25_000
     if args.validation_size >= limit:
         parser.error(
@@ -380,6 +398,12 @@ def main(argv=None):
         glove = data.load_glove_embeddings(vocabulary, seed=args.seed)
         embeddings = glove.matrix
         print(f"GloVe 6B 50d covers {glove.coverage:.1%} of the vocabulary.")
+    if args.bilm and not args.evaluate:
+        config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
+        config["bilm_ids"], coverage = map_vocabulary(
+            vocabulary.tokens, bilm_vocabulary
+        )
+        print(f"The biLM's vocabulary covers {coverage:.1%} of the vocabulary.")
 
     if args.evaluate:
         model = keras.saving.load_model(args.evaluate)

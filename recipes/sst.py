@@ -11,7 +11,10 @@ sentences removed, P(3)+P(4) against P(0)+P(1)) and all-node accuracy.
     bilstm     a BiLSTM over the words of each phrase, trained on the same
                phrases (every node's span), no tree
 
-Word vectors start at random or from GloVe 6B 50d and are fine-tuned.
+Word vectors start at random or from GloVe 6B 50d and are fine-tuned. With
+`--bilm` the BiLSTM also reads ELMo features: a frozen biLM trained on IMDb
+reviews (`recipes.bilm`) inside the model, its layers mixed by learned weights
+and concatenated to the word vectors.
 `--export DIR` writes a SavedModel that takes an SST bracketed tree string
 (a plain sentence for the BiLSTM) and returns the root's class
 probabilities. With GloVe vectors the Tree-LSTM reaches 49.5% fine-grained
@@ -21,6 +24,7 @@ and 87.5% binary root accuracy on the test split (about 6 minutes on a
     python -m recipes.sst --model treelstm
     python -m recipes.sst --model treernn --units 50 --dropout 0.3 \
         --epochs 12 --patience 3
+    python -m recipes.sst --model bilstm --bilm runs/bilm_imdb/best.keras
 """
 
 import keras
@@ -28,6 +32,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.export.sst import export_sst_model
+from garden.models.bilm import check_bilm_file, load_bilm, map_vocabulary
 from garden.models.tree import (
     SST_MODELS,
     build_sst_model,
@@ -47,6 +52,12 @@ from garden.training import (
 )
 from garden.training.sentiment_metrics import sentiment_scores
 from garden.tuning import searched_or_flagged_model
+
+# SST's Penn Treebank tokens that the biLM's review tokenizer writes otherwise.
+PTB_ALIASES = {
+    "-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{",
+    "-rcb-": "}", "``": '"', "''": '"', "`": "'", "--": "-", "n't": "not",
+}  # fmt: skip
 
 
 def parse_args(argv=None):
@@ -69,6 +80,13 @@ def parse_args(argv=None):
     )
     task.add_argument("--embeddings", choices=("random", "glove"), default="glove")
     task.add_argument("--freeze-embeddings", action="store_true")
+    task.add_argument(
+        "--bilm",
+        metavar="PATH",
+        default=None,
+        help="bilstm: a biLM .keras file from recipes.bilm; its mixed layers "
+        "(ELMo) join the word vectors",
+    )
     task.add_argument("--dropout", type=cli.rate, default=0.5)
     task.add_argument(
         "--schedule",
@@ -100,6 +118,13 @@ def parse_args(argv=None):
         parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
     if args.embedding_dim is None:
         args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
+    if args.bilm:
+        if args.model != "bilstm":
+            parser.error("argument --bilm: only for --model bilstm")
+        try:
+            check_bilm_file(args.bilm)
+        except ValueError as error:
+            parser.error(f"argument --bilm: {error}")
     return args
 
 
@@ -225,6 +250,12 @@ def main(argv=None):
         glove = data.load_glove_embeddings(vocabulary, seed=args.seed)
         embeddings = glove.matrix
         print(f"GloVe 6B 50d covers {glove.coverage:.1%} of the vocabulary.")
+    if args.bilm and not args.evaluate:
+        config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
+        config["bilm_ids"], coverage = map_vocabulary(
+            vocabulary.tokens, bilm_vocabulary, PTB_ALIASES
+        )
+        print(f"The biLM's vocabulary covers {coverage:.1%} of the vocabulary.")
     if args.evaluate:
         model = keras.saving.load_model(args.evaluate)
     else:

@@ -14,6 +14,7 @@ from keras import ops
 
 from garden.layers import TextCNN
 from garden.layers.deep_rnn import last_valid_step, recurrent_layer_class
+from garden.models.bilm import with_elmo
 
 CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")
 BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")
@@ -360,11 +361,14 @@ def build_birnn_classifier(
     trainable_embeddings=True,
     dropout=0.0,
     recurrent_dropout=0.0,
+    bilm=None,
+    bilm_ids=None,
     name="birnn_classifier",
 ):
     """d2l's bidirectional RNN for sentiment analysis.
 
         E = embed(x)                           (mask_zero: padding is skipped)
+        E = [E; ELMo(x)]                       with a `bilm` (Peters et al., 2018)
         H^(l) = [forward^(l)(H^(l-1)); backward^(l)(H^(l-1))]    l = 1 .. L
         p = sigmoid([H^(L)_1; H^(L)_T] w + b)  T = last valid step
 
@@ -381,6 +385,9 @@ def build_birnn_classifier(
         trainable_embeddings: False freezes the embedding (pretrained vectors).
         dropout: Dropout rate on embeddings, between layers, before the output.
         recurrent_dropout: Variational dropout on the recurrent state.
+        bilm: Optional frozen biLM features (`garden.models.bilm.load_bilm`),
+            mixed by a learned `ScalarMix` and concatenated to the embedding.
+        bilm_ids: The biLM id of every id (`garden.models.bilm.map_vocabulary`).
         name: Model name.
 
     Returns:
@@ -396,6 +403,7 @@ def build_birnn_classifier(
     layer_class = recurrent_layer_class(cell)
     ids = _token_input()
     x = _embedding(vocab_size, embedding_dim, trainable_embeddings)(ids)
+    x = with_elmo(x, ids, bilm, bilm_ids)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for index in range(num_layers):
         x = keras.layers.Bidirectional(

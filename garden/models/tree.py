@@ -18,6 +18,7 @@ import tensorflow as tf
 from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees, tree_dataset
 from garden.layers import TreeLSTM, TreeRNN
 from garden.layers.deep_rnn import recurrent_layer_class
+from garden.models.bilm import with_elmo
 from garden.models.classifiers import FirstAndLastSteps
 from garden.training.sentiment_metrics import RootAccuracy
 
@@ -126,11 +127,14 @@ def build_phrase_classifier(
     trainable_embeddings=True,
     dropout=0.0,
     cell="lstm",
+    bilm=None,
+    bilm_ids=None,
     name="bilstm",
 ):
     """The sequence comparison: a BiLSTM over a phrase's words, 5-way softmax.
 
         H = [forward(E); backward(E)]          E = embed(ids), padding masked
+                                               E = [E; ELMo(ids)] with a `bilm`
         p = softmax(dropout([H_1; H_T]) W + b)
 
     Args:
@@ -140,6 +144,9 @@ def build_phrase_classifier(
         trainable_embeddings: False freezes the embedding.
         dropout: Rate on the word vectors and before the softmax.
         cell: The garden cell of both directions.
+        bilm: Optional frozen biLM features (`garden.models.bilm.load_bilm`),
+            mixed by a learned `ScalarMix` and concatenated to the embedding.
+        bilm_ids: The biLM id of every id (`garden.models.bilm.map_vocabulary`).
         name: Model name.
 
     Returns:
@@ -148,6 +155,7 @@ def build_phrase_classifier(
     """
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     x = _embedding(vocab_size, embedding_dim or units, trainable_embeddings, True)(ids)
+    x = with_elmo(x, ids, bilm, bilm_ids)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     x = keras.layers.Bidirectional(
         recurrent_layer_class(cell)(units, return_sequences=True), name="bidirectional"

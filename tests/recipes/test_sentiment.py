@@ -3,11 +3,13 @@
 import functools
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from garden import data
+from garden.models.bilm import build_bilm
 from recipes import sentiment as recipe
 
 pytestmark = pytest.mark.skipif(
@@ -156,3 +158,42 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def tiny_bilm(path):
+    """An untrained biLM with a few review words: the recipe's wiring, fast."""
+    words = ["the", "film", "was", "good", "bad", "not", ".", ",", "i", "it"]
+    build_bilm(["<pad>", "<unk>", "<bos>", "<eos>", *words], 4, 6).save(path)
+    return str(path)
+
+
+def test_birnn_with_bilm_features_trains_and_serves_raw_text(tmp_path, capsys):
+    recipe.main(
+        [*SMALL, "--model", "birnn", "--units", "4", "--embedding-dim", "8"]
+        + ["--max-length", "40", "--bilm", tiny_bilm(tmp_path / "bilm.keras")]
+        + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
+        + [flag for text in BAD_INPUT for flag in ("--predict", text)]
+    )
+    output = capsys.readouterr().out
+    assert "The biLM's vocabulary covers" in output
+    assert 0.0 <= accuracy_of(output) <= 1.0
+    path = tmp_path / "exports" / "sentiment" / "1"
+    assert keras.saving.load_model(f"{path}.keras").get_layer("elmo_mix")
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
+    shown = [
+        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
+    ]
+    np.testing.assert_allclose(got, shown, atol=1e-4)
+
+
+def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    other.save(tmp_path / "other.keras")
+    for path in (tmp_path / "missing.keras", tmp_path / "other.keras"):
+        with pytest.raises(SystemExit):
+            recipe.parse_args([*SMALL, "--bilm", str(path)])
+        assert "argument --bilm: expected a biLM" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*SMALL, "--model", "textcnn", "--bilm", str(path)])
+    assert "argument --bilm: only for --model birnn" in capsys.readouterr().err

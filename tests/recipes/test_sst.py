@@ -2,8 +2,13 @@
 
 import os
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from garden import data
+from garden.models.bilm import build_bilm
 from recipes import sst as recipe
 
 pytestmark = pytest.mark.skipif(
@@ -57,3 +62,40 @@ def test_glove_fixes_the_embedding_width():
         recipe.parse_args(["--embedding-dim", "100"])
     args = recipe.parse_args(["--embeddings", "random", "--units", "30"])
     assert args.embedding_dim == 30 and args.model == "treelstm"
+
+
+def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
+    words = ["the", "film", "is", "good", "not", "bad", "(", ")", ".", ",", "a"]
+    bilm = tmp_path / "bilm.keras"
+    build_bilm(["<pad>", "<unk>", "<bos>", "<eos>", *words], 4, 6).save(bilm)
+    recipe.main(
+        [*SMALL, "--model", "bilstm", "--bilm", str(bilm)]
+        + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
+    )
+    output = capsys.readouterr().out
+    assert "The biLM's vocabulary covers" in output
+    assert 0.0 <= scores_of(output)["root fine-grained accuracy"] <= 1.0
+    path = tmp_path / "exports" / "sst" / "1"
+    model = keras.saving.load_model(f"{path}.keras")
+    trees = [data.parse_tree(line) for line in data.load_sst("train")[:40]]
+    vocabulary = data.build_tree_vocabulary(trees)
+    sentence = "The film is n't good -LRB- not bad -RRB- ."
+    ids = np.array([[vocabulary[w.lower()] for w in sentence.split()]], "int32")
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    got = served(sentence=tf.constant([sentence]))["probabilities"].numpy()
+    np.testing.assert_allclose(got, np.asarray(model(ids)), atol=1e-5)
+    bilm_ids = np.asarray(model.get_layer("elmo_bilm").id_map)
+    # PTB's brackets and "n't" reach the biLM as its own "(", ")" and "not".
+    assert [words[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "n't")] == [
+        "(",
+        "not",
+    ]
+
+
+def test_bilm_flag_errors_name_the_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        recipe.parse_args(["--model", "bilstm", "--bilm", str(tmp_path / "no.keras")])
+    assert "argument --bilm: expected a biLM" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        recipe.parse_args(["--model", "treelstm", "--bilm", str(tmp_path)])
+    assert "argument --bilm: only for --model bilstm" in capsys.readouterr().err
