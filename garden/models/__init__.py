@@ -1,5 +1,13 @@
 """Task models composed from the garden's layers, and the baselines they must beat."""
 
+from garden.models.bilm import (
+    BiLMFeatures,
+    bilm_feature_model,
+    build_bilm,
+    compile_bilm,
+    load_bilm,
+    map_vocabulary,
+)
 from garden.models.classifiers import (
     BagOfWords,
     FirstAndLastSteps,
@@ -35,9 +43,12 @@ from garden.models.tree import (
 
 __all__ = [
     "BagOfWords",
+    "BiLMFeatures",
     "FirstAndLastSteps",
     "NGramLanguageModel",
+    "bilm_feature_model",
     "build_bag_of_words_classifier",
+    "build_bilm",
     "build_birnn_classifier",
     "build_classifier",
     "build_language_model",
@@ -46,6 +57,7 @@ __all__ = [
     "build_sst_model",
     "build_text_cnn_classifier",
     "build_tree_classifier",
+    "compile_bilm",
     "compile_classifier",
     "compile_language_model",
     "compile_seq2seq",
@@ -54,6 +66,8 @@ __all__ = [
     "float32_seq2seq",
     "generation_model",
     "inverse_document_frequency",
+    "load_bilm",
+    "map_vocabulary",
     "predict_probabilities",
     "set_embeddings",
     "stream_perplexity",
