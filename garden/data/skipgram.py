@@ -42,7 +42,7 @@ def keep_probabilities(counts, sample=1e-4):
 
     Example:
 
-    >>> keep_probabilities([0, 1, 1_000_000], sample=1e-3).round(4).tolist()
+    >>> [round(float(p), 4) for p in keep_probabilities([0, 1, 10**6], sample=1e-3)]
     [0.0, 1.0, 0.0326]
     """
     counts = np.asarray(counts, np.float64)

@@ -1,0 +1,346 @@
+"""Word vectors: skip-gram with negative sampling, and fastText subwords.
+
+Trains static word vectors as the lectures build them (Mikolov et al. 2013;
+Bojanowski et al. 2017) on the Penn Treebank or the IMDb training reviews:
+
+    skipgram    two embedding tables, a sigmoid loss on (center, context)
+                against K noise words from unigram^0.75; frequent words
+                subsampled (t = 1e-4); a dynamic window of up to --window
+    fasttext    the same, the center word represented by itself and its
+                hashed character 3..6-grams, so unseen words get vectors too
+
+Examples come from a `tf.data` pipeline (garden.data.skipgram), the model
+trains with Keras `fit` (SGD on sparse rows, the learning rate falling
+linearly to nearly 0 over the run, as word2vec). A held-out part of the
+corpus gives the validation loss. The report: WordSim-353 and SimLex-999
+Spearman correlations and the word2vec analogy accuracy (3CosAdd), each with
+its coverage, and the nearest neighbours of probe words. The vectors are
+written in word2vec's text format (`RUN_DIR/vectors.txt`), which the
+sentiment recipe takes as `--embeddings FILE`; `--export DIR` writes a
+SavedModel from words to vectors. The comparison with gensim is
+`benchmarks/word_vectors.py`; results are in the README.
+
+    python -m recipes.word_vectors --corpus ptb --model skipgram
+    python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5
+"""
+
+import math
+import os
+
+import keras
+import numpy as np
+
+from garden import cli, data
+from garden.data.skipgram import (
+    expected_pairs,
+    keep_probabilities,
+    skipgram_dataset,
+    subword_table,
+)
+from garden.export.word_vectors import export_word_vectors
+from garden.models.word2vec import (
+    WordVectors,
+    build_skipgram,
+    center_vectors,
+    compile_skipgram,
+)
+from garden.training import (
+    fit_from_flags,
+    is_chief,
+    set_precision,
+    strategy_from_flags,
+    word_similarity,
+)
+from garden.tuning import search
+
+PROBES = {
+    "ptb": ("money", "stock", "president", "japan", "buy"),
+    "imdb": ("movie", "great", "boring", "actor", "funny"),
+}
+MODELS = ("skipgram", "fasttext")
+# <pad> and <unk>: ids below are never trained on.
+MIN_ID = 2
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0],
+        name="word_vectors",
+        epochs=5,
+        batch_size=1024,
+        optimizer="sgd",
+        learning_rate=0.025,
+    )
+    task = parser.add_argument_group("word vectors")
+    task.add_argument(
+        "--corpus",
+        choices=("ptb", "imdb", "text"),
+        default="ptb",
+        help="text: your own --text-file",
+    )
+    task.add_argument(
+        "--text-file",
+        metavar="FILE",
+        default=None,
+        help="--corpus text: one sentence per line, words split on whitespace; "
+        "the last --validation-size lines are held out",
+    )
+    task.add_argument("--model", choices=MODELS, default="skipgram")
+    task.add_argument("--dim", type=cli.positive_int, default=100)
+    task.add_argument("--window", type=cli.positive_int, default=5)
+    task.add_argument("--negatives", type=cli.positive_int, default=5)
+    task.add_argument(
+        "--sample",
+        type=float,
+        default=1e-4,
+        help="subsampling threshold t (0 keeps every word)",
+    )
+    task.add_argument("--min-count", type=cli.positive_int, default=5)
+    task.add_argument(
+        "--buckets",
+        type=cli.positive_int,
+        default=200_000,
+        help="fasttext: hash buckets of the character n-grams",
+    )
+    task.add_argument("--min-n", type=cli.positive_int, default=3)
+    task.add_argument("--max-n", type=cli.positive_int, default=6)
+    task.add_argument(
+        "--validation-size",
+        type=cli.positive_int,
+        default=250,
+        help="imdb, text: reviews (lines) held out for the validation loss "
+        "(PTB uses its valid split)",
+    )
+    task.add_argument(
+        "--max-sentences",
+        type=cli.positive_int,
+        default=None,
+        help="train on the first this many sentences (reviews) only",
+    )
+    task.add_argument(
+        "--probes",
+        nargs="*",
+        default=None,
+        help="words whose nearest neighbours are shown (default: a few per corpus)",
+    )
+    task.add_argument(
+        "--vectors",
+        metavar="FILE",
+        default=None,
+        help="where the word2vec text file goes (default RUN_DIR/vectors.txt)",
+    )
+    args = cli.parse(parser, argv)
+    if args.optimizer != "sgd":
+        parser.error(
+            "argument --optimizer: word vectors train with sgd (sparse row "
+            "updates and word2vec's linearly falling rate)"
+        )
+    if not 0 <= args.sample < 1:
+        parser.error(
+            f"argument --sample: expected a number in [0, 1), got {args.sample}"
+        )
+    if args.min_n > args.max_n:
+        parser.error(
+            f"argument --min-n: expected at most --max-n ({args.max_n}), "
+            f"got {args.min_n}"
+        )
+    if (args.corpus == "text") != (args.text_file is not None):
+        parser.error("argument --text-file: expected with --corpus text, and only then")
+    if args.text_file is not None and not os.path.isfile(args.text_file):
+        parser.error(f"argument --text-file: {args.text_file!r} is not a file")
+    if args.probes is None:
+        args.probes = list(PROBES.get(args.corpus, ()))
+    return args
+
+
+def load_sentences(args):
+    """Token lists for training and validation (IMDb: never the test reviews)."""
+    if args.corpus == "ptb":
+        train = [line.split() for line in data.load_ptb("train")]
+        valid = [line.split() for line in data.load_ptb("valid")]
+    elif args.corpus == "text":
+        with open(args.text_file, encoding="utf-8") as f:
+            lines = [line.split() for line in f if line.strip()]
+        if len(lines) <= args.validation_size:
+            raise SystemExit(
+                f"--text-file {args.text_file!r} has {len(lines)} non-empty lines; "
+                f"expected more than --validation-size ({args.validation_size})."
+            )
+        train = lines[: -args.validation_size]
+        valid = lines[-args.validation_size :]
+    else:
+        texts, _ = data.load_imdb("train")
+        order = np.random.default_rng(args.seed).permutation(len(texts))
+        tokenizer = data.WordTokenizer("review")
+        reviews = [tokenizer.tokenize(texts[i]) for i in order]
+        train = reviews[: -args.validation_size]
+        valid = reviews[-args.validation_size :]
+    if args.max_sentences:
+        train = train[: args.max_sentences]
+    return train, valid
+
+
+def build_vocabulary(sentences, min_count):
+    """Words seen `min_count` times, most frequent first; PTB's `<unk>` is ours."""
+    return data.Vocabulary(sentences, min_freq=min_count, reserved_tokens=())
+
+
+def word_counts(vocabulary):
+    counts = np.zeros(len(vocabulary), np.float64)
+    for token, index in zip(vocabulary.tokens[MIN_ID:], range(MIN_ID, len(vocabulary))):
+        counts[index] = vocabulary.token_counts[token]
+    return counts
+
+
+def datasets(args, train, valid, vocabulary, counts):
+    options = dict(
+        window=args.window,
+        negatives=args.negatives,
+        sample=args.sample,
+        batch_size=args.batch_size,
+        min_id=MIN_ID,
+    )
+    train_ids = [vocabulary.encode(sentence) for sentence in train]
+    valid_ids = [vocabulary.encode(sentence) for sentence in valid]
+    train_data = skipgram_dataset(train_ids, counts, seed=args.seed, **options)
+    # Validation pairs are drawn the same way (with the training counts), from
+    # the same seed every epoch, so epochs and trials are scored alike.
+    valid_data = skipgram_dataset(valid_ids, counts, seed=args.seed + 7, **options)
+    return train_data, valid_data.cache()
+
+
+def model_config(args, vocabulary):
+    config = {
+        "vocab_size": len(vocabulary),
+        "dim": args.dim,
+        "negatives": args.negatives,
+    }
+    if args.model == "fasttext":
+        config["subword_table"] = subword_table(
+            vocabulary.tokens, args.buckets, args.min_n, args.max_n, min_id=MIN_ID
+        )
+        config["buckets"] = args.buckets
+    return config
+
+
+def fit(args, config, train, valid, total_steps):
+    if args.tune:
+
+        def build(hp):
+            trial = {**config, "dim": hp.Choice("dim", [50, 100, 200, 300])}
+            rate = hp.Float("learning_rate", 0.005, 0.1, sampling="log")
+            return compile_skipgram(build_skipgram(**trial), rate, total_steps)
+
+        best, hypermodel = search(
+            args, build, "val_loss", "min", f"{args.corpus}_{args.model}", train, valid
+        )
+        model = hypermodel.build(best)
+        print(f"Best trial: {best.values}")
+    else:
+        model = compile_skipgram(
+            build_skipgram(**config), args.learning_rate, total_steps
+        )
+    history = fit_from_flags(model, args, train, valid, "val_loss")
+    return model, history
+
+
+def trained_vectors(args, model, vocabulary):
+    vectors = center_vectors(model, MIN_ID)
+    ngrams = None
+    if args.model == "fasttext":
+        table = model.get_layer("center_embedding").embeddings
+        ngrams = keras.ops.convert_to_numpy(table)[len(vocabulary) :]
+    return WordVectors(
+        vocabulary.tokens[MIN_ID:], vectors, ngrams, args.min_n, args.max_n
+    )
+
+
+def evaluate(vectors):
+    """The three intrinsic scores: `{name: (score, coverage)}`."""
+    scores = {}
+    for name in ("wordsim353", "simlex999"):
+        result = word_similarity.evaluate_word_pairs(
+            vectors, word_similarity.load_word_pairs(name)
+        )
+        scores[name] = result
+    overall, _ = word_similarity.evaluate_analogies(
+        vectors, word_similarity.load_analogies()
+    )
+    scores["analogies"] = overall
+    return scores
+
+
+def report(scores, label):
+    print(f"\n| {label} | score | coverage |\n|---|---:|---:|")
+    names = {
+        "wordsim353": "WordSim-353 (Spearman)",
+        "simlex999": "SimLex-999 (Spearman)",
+        "analogies": "analogies (3CosAdd accuracy)",
+    }
+    for name, score in scores.items():
+        print(f"| {names[name]} | {score.value:.3f} | {score.coverage:.1%} |")
+
+
+def show_neighbours(vectors, probes):
+    print("\nNearest neighbours (cosine):")
+    for word in probes:
+        try:
+            neighbours = vectors.most_similar(word, topn=6)
+        except KeyError:
+            print(f"  {word}: no vector")
+            continue
+        seen = "" if word in vectors else " (unseen: from its n-grams)"
+        print(f"  {word}{seen}: " + ", ".join(f"{w} {s:.2f}" for w, s in neighbours))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    strategy = strategy_from_flags(args)
+    policy = set_precision(args.precision)
+    keras.utils.set_random_seed(args.seed)
+    train, valid = load_sentences(args)
+    vocabulary = build_vocabulary(train, args.min_count)
+    if len(vocabulary) <= MIN_ID:
+        raise SystemExit(
+            f"No word of the training corpus is seen {args.min_count} times "
+            "(--min-count): nothing to train."
+        )
+    counts = word_counts(vocabulary)
+    num_words = sum(len(sentence) for sentence in train)
+    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
+    total_steps = math.ceil(pairs / args.batch_size) * args.epochs
+    print(
+        f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
+        f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "
+        f"{args.min_count}); about {pairs:,.0f} pairs per epoch; model "
+        f"{args.model}; precision {policy}; {strategy.num_replicas_in_sync} "
+        "replica(s)."
+    )
+    train_data, valid_data = datasets(args, train, valid, vocabulary, counts)
+    config = model_config(args, vocabulary)
+    with strategy.scope():
+        model, _ = fit(args, config, train_data, valid_data, total_steps)
+
+    vectors = trained_vectors(args, model, vocabulary)
+    if not np.isfinite(vectors.vectors).all():
+        # A batch sums its pairs' steps: many repeats of a word in one batch
+        # (a tiny vocabulary, a large batch) can overshoot.
+        raise SystemExit(
+            "Training diverged (vectors are not finite): lower --learning-rate "
+            "or --batch-size."
+        )
+    report(evaluate(vectors), f"{args.model} on {args.corpus}")
+    show_neighbours(vectors, args.probes)
+    if is_chief():
+        path = args.vectors or os.path.join(args.run_dir, "vectors.txt")
+        vectors.save_word2vec_format(path)
+        print(f"\nVectors written to {path}")
+        if args.export:
+            path = export_word_vectors(
+                vectors, args.export, args.model_name, examples=args.probes
+            )
+            print(f"Exported to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Word-pair correlations and analogies, scored as gensim scores them."""
+
+import os
+
+import numpy as np
+import pytest
+
+from garden.models.word2vec import WordVectors
+from garden.training import word_similarity as ws
+
+
+def test_spearman_with_ties_matches_hand_values():
+    # Ranks x: 1, 2.5, 2.5, 4; y: 1, 2, 3, 4 -> Pearson of the ranks.
+    x, y = [1, 2, 2, 3], [10, 20, 30, 40]
+    rx, ry = np.array([1, 2.5, 2.5, 4]), np.array([1, 2, 3, 4])
+    want = np.corrcoef(rx, ry)[0, 1]
+    assert ws.spearman(x, y) == pytest.approx(want)
+    assert ws.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1)
+
+
+def test_word_pairs_skip_unknown_words_and_report_coverage():
+    vectors = WordVectors(
+        ["king", "queen", "car"], [[1.0, 0.1], [0.9, 0.2], [0.0, 1.0]]
+    )
+    pairs = [
+        ("King", "queen", 9.0),
+        ("king", "car", 1.0),
+        ("queen", "car", 2.0),
+        ("king", "unicorn", 5.0),
+    ]
+    score = ws.evaluate_word_pairs(vectors, pairs)
+    assert score.count == 3 and score.coverage == pytest.approx(0.75)
+    assert score.value == pytest.approx(1.0)
+
+
+def test_analogies_by_3cosadd_exclude_the_question_words():
+    words = ["man", "woman", "king", "queen", "apple"]
+    matrix = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0.2]], float)
+    vectors = WordVectors(words, matrix)
+    questions = [
+        ("royal", "man", "woman", "king", "queen"),
+        ("royal", "Man", "King", "woman", "QUEEN"),
+        ("fruit", "man", "woman", "king", "apple"),
+        ("fruit", "man", "woman", "king", "pear"),
+    ]
+    overall, sections = ws.evaluate_analogies(vectors, questions)
+    assert overall.count == 3 and overall.coverage == pytest.approx(0.75)
+    assert overall.value == pytest.approx(2 / 3)
+    assert sections["royal"].value == 1.0 and sections["fruit"].value == 0.0
+    assert sections["fruit"].coverage == pytest.approx(0.5)
+    # Outside the first two words nothing is known.
+    restricted, _ = ws.evaluate_analogies(vectors, questions, restrict_vocab=2)
+    assert restricted.count == 0
+
+
+@pytest.fixture
+def data_dir():
+    if not os.environ.get("GARDEN_DATA"):
+        pytest.skip("GARDEN_DATA is not set; the word-similarity sets live there")
+    return os.environ["GARDEN_DATA"]
+
+
+def test_the_staged_sets_load_whole(data_dir):
+    assert len(ws.load_word_pairs("wordsim353")) == 353
+    simlex = ws.load_word_pairs("simlex999")
+    assert len(simlex) == 999 and simlex[0] == ("old", "new", 1.58)
+    questions = ws.load_analogies()
+    assert len(questions) == 19_544
+    assert len({section for section, *_ in questions}) == 14
+    assert questions[0] == (
+        "capital-common-countries",
+        "Athens",
+        "Greece",
+        "Baghdad",
+        "Iraq",
+    )
+    with pytest.raises(ValueError, match="name"):
+        ws.load_word_pairs("men")
+
+
+def test_a_malformed_pairs_file_names_its_line(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("# header\ncat\tdog\t3.0\ncat dog 4\n")
+    with pytest.raises(ValueError, match="line 3"):
+        ws.load_word_pairs("wordsim353", path=str(path))
