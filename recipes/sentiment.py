@@ -80,9 +80,10 @@ def parse_args(argv=None):
     )
     task.add_argument(
         "--embeddings",
-        choices=("random", "glove"),
         default="random",
-        help="random initialisation, or GloVe 6B 50d vectors",
+        metavar="{random,glove,FILE}",
+        help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
+        "file (e.g. from recipes.word_vectors)",
     )
     task.add_argument("--freeze-embeddings", action="store_true")
     task.add_argument(
@@ -154,13 +155,28 @@ def parse_args(argv=None):
     args = cli.parse(parser, argv)
     if args.dropout is None:
         args.dropout = DEFAULT_DROPOUT[args.model]
-    glove_dim = data.embeddings.GLOVE_DIMENSION
-    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
-        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
+    pretrained_dim = None
+    if args.embeddings == "glove":
+        pretrained_dim = data.embeddings.GLOVE_DIMENSION
+    elif args.embeddings != "random":
+        if not os.path.isfile(args.embeddings):
+            parser.error(
+                "argument --embeddings: expected random, glove or a word2vec text "
+                f"file, got {args.embeddings!r} (not a file)"
+            )
+        try:
+            pretrained_dim = data.embeddings.word_vectors_dimension(args.embeddings)
+        except (ValueError, UnicodeDecodeError) as error:
+            parser.error(f"argument --embeddings: {error}")
+    if pretrained_dim and args.embedding_dim not in (None, pretrained_dim):
+        parser.error(
+            f"argument --embedding-dim: the {args.embeddings} vectors have "
+            f"{pretrained_dim}"
+        )
     if args.embedding_dim is None:
-        args.embedding_dim = glove_dim if args.embeddings == "glove" else 100
+        args.embedding_dim = pretrained_dim or 100
     for flag, given in (
-        ("--embeddings", args.embeddings == "glove"),
+        ("--embeddings", args.embeddings != "random"),
         ("--freeze-embeddings", args.freeze_embeddings),
     ):
         if args.model in ("bow", "nbsvm") and given:
@@ -291,7 +307,7 @@ def tuned_model(args, config, embeddings, train, valid):
         build,
         "val_accuracy",
         "max",
-        f"{args.model}_{args.embeddings}",
+        f"{args.model}_{'random' if embeddings is None else 'pretrained'}",
         train,
         valid,
     )
@@ -394,10 +410,17 @@ def main(argv=None):
     )
     config = model_config(args, vocabulary, tokenizer, *splits["train"])
     embeddings = None
-    if args.embeddings == "glove" and not args.evaluate:
-        glove = data.load_glove_embeddings(vocabulary, seed=args.seed)
-        embeddings = glove.matrix
-        print(f"GloVe 6B 50d covers {glove.coverage:.1%} of the vocabulary.")
+    if args.embeddings != "random" and not args.evaluate:
+        if args.embeddings == "glove":
+            found = data.load_glove_embeddings(vocabulary, seed=args.seed)
+            source = "GloVe 6B 50d covers"
+        else:
+            found = data.load_word_vectors_embeddings(
+                vocabulary, args.embeddings, seed=args.seed
+            )
+            source = f"The vectors of {args.embeddings} cover"
+        embeddings = found.matrix
+        print(f"{source} {found.coverage:.1%} of the vocabulary.")
     if args.bilm and not args.evaluate:
         config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
         config["bilm_ids"], coverage = map_vocabulary(

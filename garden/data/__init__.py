@@ -19,7 +19,11 @@ from garden.data.corpora import (
     load_sst,
     load_time_machine,
 )
-from garden.data.embeddings import EmbeddingMatrix, load_glove_embeddings
+from garden.data.embeddings import (
+    EmbeddingMatrix,
+    load_glove_embeddings,
+    load_word_vectors_embeddings,
+)
 from garden.data.language_model import (
     bidirectional_dataset,
     bidirectional_windows,
@@ -72,6 +76,7 @@ __all__ = [
     "language_model_dataset",
     "load_english_french",
     "load_glove_embeddings",
+    "load_word_vectors_embeddings",
     "load_imdb",
     "load_ptb",
     "load_sst",

@@ -1,6 +1,12 @@
-"""Pretrained GloVe vectors as an embedding matrix aligned to a `Vocabulary`."""
+"""Pretrained word vectors as an embedding matrix aligned to a `Vocabulary`.
+
+GloVe 6B 50d (`load_glove_embeddings`), or any file in word2vec's text format
+(`load_word_vectors_embeddings`: the vectors of `recipes.word_vectors`,
+gensim's `save_word2vec_format(binary=False)`, fastText's `.vec`).
+"""
 
 import dataclasses
+import gzip
 import os
 
 import numpy as np
@@ -73,6 +79,81 @@ def load_glove_embeddings(
     Returns:
         An `EmbeddingMatrix` with `matrix`, `num_found` and `coverage`.
     """
+    return _embedding_matrix(
+        vocabulary,
+        _glove_text(path, download, cache_dir).splitlines(),
+        GLOVE_DIMENSION,
+        oov_initializer,
+        stddev,
+        seed,
+    )
+
+
+def _is_header(line):
+    parts = line.split()
+    return len(parts) == 2 and all(part.isdigit() for part in parts)
+
+
+def _open_text(path):
+    """Opens a text file, gzipped or not, for reading lines."""
+    if str(path).endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def word_vectors_dimension(path):
+    """The vector size of a word2vec text file (its header, or its first line).
+
+    Raises:
+        ValueError: the file does not start like word vectors.
+    """
+    with _open_text(path) as f:
+        first = f.readline()
+    if _is_header(first):
+        return int(first.split()[1])
+    if len(first.split()) < 2:
+        raise ValueError(
+            f"Expected word vectors in `{path}` (`word x1 x2 ...` per line, "
+            f"optionally after a `count dimension` header), got {first[:60]!r}."
+        )
+    return len(first.split()) - 1
+
+
+def load_word_vectors_embeddings(
+    vocabulary, path, oov_initializer="normal", stddev=0.01, seed=None
+):
+    """An embedding matrix for `vocabulary` from a word2vec text file.
+
+    As `load_glove_embeddings` (exact, then lower-cased matches; the rest
+    drawn from N(0, stddev^2) or zeros), with the dimension read from the
+    file.
+
+    Args:
+        vocabulary: The `Vocabulary` whose ids index the rows.
+        path: A word2vec text file (`.gz` allowed), header optional.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: it is not a word2vec text file.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"Received an invalid value for argument `path`: `{path}` is not a file "
+            "(expected word vectors in word2vec's text format)."
+        )
+    dimension = word_vectors_dimension(path)
+    with _open_text(path) as f:
+        lines = f.read().splitlines()
+    if lines and _is_header(lines[0]):
+        lines = lines[1:]
+    return _embedding_matrix(
+        vocabulary, lines, dimension, oov_initializer, stddev, seed, path
+    )
+
+
+def _embedding_matrix(
+    vocabulary, lines, dimension, oov_initializer, stddev, seed, where="GloVe"
+):
     if oov_initializer not in OOV_INITIALIZERS:
         raise ValueError(
             "Received an invalid value for argument `oov_initializer`, expected one "
@@ -92,19 +173,24 @@ def load_glove_embeddings(
         lowered.setdefault(token.lower(), []).extend(rows)
     rng = np.random.default_rng(seed)
     if oov_initializer == "normal":
-        matrix = rng.normal(0.0, stddev, (len(vocabulary), GLOVE_DIMENSION))
+        matrix = rng.normal(0.0, stddev, (len(vocabulary), dimension))
     else:
-        matrix = np.zeros((len(vocabulary), GLOVE_DIMENSION))
+        matrix = np.zeros((len(vocabulary), dimension))
     matrix = matrix.astype("float32")
     matrix[vocabulary.pad_id] = 0.0
     found = set()
     exact_found = set()
-    for line in _glove_text(path, download, cache_dir).splitlines():
-        word, _, values = line.partition(" ")
+    for number, line in enumerate(lines, 1):
+        word, _, values = line.rstrip().partition(" ")
         exact = wanted.get(word, [])
         lower = [row for row in lowered.get(word, ()) if row not in exact_found]
         if exact or lower:
             vector = np.asarray(values.split(" "), dtype="float32")
+            if vector.shape != (dimension,):
+                raise ValueError(
+                    f"Expected {dimension} numbers after the word on line {number} "
+                    f"of {where}, got {vector.size}."
+                )
             # An exact match wins over a lower-cased one, whichever comes first.
             matrix[lower] = vector
             matrix[exact] = vector

@@ -44,3 +44,40 @@ def test_real_glove_covers_imdb_vocabulary(imdb_vocabulary):
     assert result.coverage > 0.95
     first = [0.418, 0.24968, -0.41242]
     np.testing.assert_allclose(result.matrix[imdb_vocabulary["the"]][:3], first)
+
+
+def test_word2vec_text_files_of_any_dimension(tmp_path):
+    from garden.models.word2vec import WordVectors
+
+    vectors = WordVectors(["movie", "great"], [[1, 2, 3], [4, 5, 6]])
+    path = tmp_path / "vectors.txt"
+    vectors.save_word2vec_format(path)
+    vocabulary = data.Vocabulary(["great", "Movie", "unseen"])
+    result = data.load_word_vectors_embeddings(
+        vocabulary, str(path), oov_initializer="zeros"
+    )
+    assert result.matrix.shape == (len(vocabulary), 3)
+    np.testing.assert_allclose(result.matrix[vocabulary["Movie"]], [1, 2, 3])
+    np.testing.assert_allclose(result.matrix[vocabulary["great"]], [4, 5, 6])
+    assert not result.matrix[vocabulary["unseen"]].any()
+    # Without a header (GloVe's layout) and gzipped, the same.
+    headless = write_glove(
+        tmp_path / "v.txt.gz", [("movie", [1, 2]), ("great", [3, 4])]
+    )
+    assert data.embeddings.word_vectors_dimension(headless) == 2
+    matrix = data.load_word_vectors_embeddings(vocabulary, headless).matrix
+    np.testing.assert_allclose(matrix[vocabulary["great"]], [3, 4])
+
+
+def test_bad_word_vector_files_are_named(tmp_path):
+    vocabulary = data.Vocabulary(["a", "b"])
+    with pytest.raises(FileNotFoundError, match="not a file"):
+        data.load_word_vectors_embeddings(vocabulary, str(tmp_path / "none.txt"))
+    ragged = tmp_path / "ragged.txt"
+    ragged.write_text("a 1 2 3\nb 1 2\n")
+    with pytest.raises(ValueError, match="line 2"):
+        data.load_word_vectors_embeddings(vocabulary, str(ragged))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("just\n")
+    with pytest.raises(ValueError, match="Expected word vectors"):
+        data.embeddings.word_vectors_dimension(str(empty))

@@ -151,6 +151,7 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
         (["--dropout", "1.0"], "--dropout"),
         (["--max-length", "0"], "--max-length"),
         (["--cell", "transformer"], "--cell"),
+        (["--embeddings", "/nonexistent/vectors.txt"], "--embeddings"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -197,3 +198,25 @@ def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe.parse_args([*SMALL, "--model", "textcnn", "--bilm", str(path)])
     assert "argument --bilm: only for --model birnn" in capsys.readouterr().err
+
+
+def test_birnn_takes_word2vec_text_vectors(tmp_path, capsys):
+    from garden.models.word2vec import WordVectors
+
+    words = ["the", "film", "movie", "good", "bad", "great", "awful"]
+    vectors = WordVectors(words, np.random.default_rng(0).normal(size=(7, 12)))
+    path = tmp_path / "vectors.txt"
+    vectors.save_word2vec_format(path)
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*SMALL, "--embeddings", str(path), "--embedding-dim", "8"])
+    assert "have 12" in capsys.readouterr().err
+    recipe.main(
+        [*SMALL, "--model", "birnn", "--units", "4", "--max-length", "40"]
+        + ["--embeddings", str(path), "--num-layers", "1"]
+        + ["--run-dir", str(tmp_path / "run")]
+    )
+    output = capsys.readouterr().out
+    assert f"The vectors of {path} cover" in output
+    model = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    embedding = next(w for w in model.weights if "embeddings" in w.path)
+    assert embedding.shape[1] == 12
