@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from garden import cli, data
-from garden.models.bilm import DIRECTIONS, build_bilm, compile_bilm
+from garden.models.bilm import DIRECTIONS, bilm_tokens, build_bilm, compile_bilm
 from garden.training import (
     fit_from_flags,
     load_best,
@@ -68,6 +68,13 @@ def parse_args(argv=None):
         type=cli.positive_int,
         default=None,
         help="use a seeded sample of this many training reviews (hold-out included)",
+    )
+    task.add_argument(
+        "--evaluate",
+        metavar="CHECKPOINT",
+        default=None,
+        help="skip training: report the held-out perplexity of this .keras biLM "
+        "(same data flags)",
     )
     args = cli.parse(parser, argv)
     limit = args.max_train_examples or 25_000
@@ -137,6 +144,15 @@ def main(argv=None):
         f"precision {policy}; {strategy.num_replicas_in_sync} replica(s)."
     )
     batches = datasets(args, texts, tokenizer, vocabulary)
+    if args.evaluate:
+        model = keras.saving.load_model(args.evaluate)
+        if bilm_tokens(model) != vocabulary.tokens:
+            raise SystemExit(
+                f"argument --evaluate: {args.evaluate!r} was trained with another "
+                "vocabulary; give the data flags it was trained with"
+            )
+        report_perplexity(model, batches["valid"])
+        return
     with strategy.scope():
         model = build_bilm(
             vocabulary.tokens,

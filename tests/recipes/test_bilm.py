@@ -17,21 +17,31 @@ SMALL = [
 ]  # fmt: skip
 
 
+def perplexities_of(output):
+    held_out = output.split("Held-out perplexity", 1)[1]
+    return {
+        line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
+        for line in held_out.splitlines()[1:3]
+    }
+
+
 def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsys):
     recipe.main([*SMALL, "--run-dir", str(tmp_path)])
     output = capsys.readouterr().out
     assert "train: 32 reviews" in output and "valid: 8 reviews" in output
-    held_out = output.split("Held-out perplexity", 1)[1]
-    perplexities = {
-        line.split(":")[0].strip(): float(line.split(":")[1].split()[0])
-        for line in held_out.splitlines()[1:3]
-    }
+    perplexities = perplexities_of(output)
     assert set(perplexities) == {"forward", "backward"}
     # Below a uniform guess over the 300 words: both directions learned.
     assert all(1 < value < 300 for value in perplexities.values()), perplexities
     features, tokens = load_bilm(str(tmp_path / "best.keras"))
     assert len(tokens) == 300 and tokens[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
     assert len(features.outputs) == 3
+    checkpoint = str(tmp_path / "best.keras")
+    again = str(tmp_path / "again")
+    recipe.main([*SMALL, "--run-dir", again, "--evaluate", checkpoint])
+    assert perplexities_of(capsys.readouterr().out) == perplexities
+    with pytest.raises(SystemExit, match="--evaluate"):
+        recipe.main([*SMALL, "--max-tokens", "200", "--evaluate", checkpoint])
 
 
 @pytest.mark.parametrize(
