@@ -329,17 +329,18 @@ def main(argv=None):
             "Training diverged (vectors are not finite): lower --learning-rate "
             "or --batch-size."
         )
-    report(evaluate(vectors), f"{args.model} on {args.corpus}")
-    show_neighbours(vectors, args.probes)
+    # Written before the evaluation, which may need the sets downloaded.
     if is_chief():
         path = args.vectors or os.path.join(args.run_dir, "vectors.txt")
         vectors.save_word2vec_format(path)
         print(f"\nVectors written to {path}")
         if args.export:
             path = export_word_vectors(
-                vectors, args.export, args.model_name, examples=args.probes
+                vectors, args.export, args.model_name, examples=args.probes or ["the"]
             )
             print(f"Exported to {path}")
+    show_neighbours(vectors, args.probes)
+    report(evaluate(vectors), f"{args.model} on {args.corpus}")
 
 
 if __name__ == "__main__":

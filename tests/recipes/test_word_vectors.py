@@ -126,3 +126,23 @@ def test_history_has_the_validation_loss(trained):
     losses = [float(row.split(",")[1]) for row in rows[1:]]
     assert losses[-1] < losses[0]
     json.dumps(losses)
+
+
+def test_a_search_trial_in_mixed_precision(corpus, tmp_path, capsys):
+    recipe.main(
+        [
+            "--corpus", "text", "--text-file", corpus, "--model", "fasttext",
+            "--validation-size", "50", "--window", "2", "--sample", "0",
+            "--epochs", "1", "--batch-size", "32", "--buckets", "300",
+            "--verbose", "0", "--tune", "--tuner", "random", "--max-trials", "1",
+            "--precision", "mixed_bfloat16", "--run-dir", str(tmp_path / "run"),
+            "--tune-dir", str(tmp_path / "search"), "--probes", "car",
+        ]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert "precision mixed_bfloat16" in output and "Best trial: {'dim'" in output
+    vectors = WordVectors.load_word2vec_format(tmp_path / "run" / "vectors.txt")
+    assert np.isfinite(vectors.vectors).all()
+    assert vectors.dim in (50, 100, 200, 300)
+    trials = list((tmp_path / "search" / "text_fasttext").glob("trial_*"))
+    assert len(trials) == 1
