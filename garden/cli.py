@@ -60,6 +60,17 @@ def bounded_int(limit):
     return parse
 
 
+def bilm_file(text):
+    """argparse type: a `.keras` biLM from `recipes.bilm` (its config is checked)."""
+    from garden.models.bilm import check_bilm_file
+
+    try:
+        check_bilm_file(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    return text
+
+
 def recipe_parser(description, name, **defaults):
     """An ArgumentParser with the shared flags; the recipe adds its own.
 

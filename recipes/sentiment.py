@@ -34,7 +34,7 @@ import numpy as np
 from garden import cli, data
 from garden.export import export_classifier
 from garden.export.classifier import CLASS_NAMES
-from garden.models.bilm import check_bilm_file, load_bilm, map_vocabulary
+from garden.models.bilm import load_bilm, map_vocabulary
 from garden.models.classifiers import (
     BAG_OF_WORDS_MODES,
     CLASSIFIERS,
@@ -89,6 +89,7 @@ def parse_args(argv=None):
     task.add_argument(
         "--bilm",
         metavar="PATH",
+        type=cli.bilm_file,
         default=None,
         help="birnn: a biLM .keras file from recipes.bilm; its mixed layers (ELMo) "
         "join the word vectors",
@@ -183,13 +184,8 @@ def parse_args(argv=None):
             parser.error(f"argument {flag}: the bag-of-words models have no embedding")
     if args.multichannel and args.model != "textcnn":
         parser.error("argument --multichannel: only for --model textcnn")
-    if args.bilm:
-        if args.model != "birnn":
-            parser.error("argument --bilm: only for --model birnn")
-        try:
-            check_bilm_file(args.bilm)
-        except ValueError as error:
-            parser.error(f"argument --bilm: {error}")
+    if args.bilm and args.model != "birnn":
+        parser.error("argument --bilm: only for --model birnn")
     limit = args.max_train_examples or 25_000
     if args.validation_size >= limit:
         parser.error(

@@ -32,7 +32,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.export.sst import export_sst_model
-from garden.models.bilm import check_bilm_file, load_bilm, map_vocabulary
+from garden.models.bilm import load_bilm, map_vocabulary
 from garden.models.tree import (
     SST_MODELS,
     build_sst_model,
@@ -83,6 +83,7 @@ def parse_args(argv=None):
     task.add_argument(
         "--bilm",
         metavar="PATH",
+        type=cli.bilm_file,
         default=None,
         help="bilstm: a biLM .keras file from recipes.bilm; its mixed layers "
         "(ELMo) join the word vectors",
@@ -118,13 +119,8 @@ def parse_args(argv=None):
         parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
     if args.embedding_dim is None:
         args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
-    if args.bilm:
-        if args.model != "bilstm":
-            parser.error("argument --bilm: only for --model bilstm")
-        try:
-            check_bilm_file(args.bilm)
-        except ValueError as error:
-            parser.error(f"argument --bilm: {error}")
+    if args.bilm and args.model != "bilstm":
+        parser.error("argument --bilm: only for --model bilstm")
     return args
 
 

@@ -30,6 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from garden.data.batching import check_positive_integer
 from garden.layers import LSTM, ScalarMix
 from garden.training.metrics import Perplexity, masked_cross_entropy
 
@@ -136,15 +137,7 @@ def build_bilm(
     >>> tuple(logits["forward"].shape), tuple(logits["backward"].shape)
     ((1, 3, 4), (1, 3, 4))
     """
-    if (
-        isinstance(num_layers, bool)
-        or not isinstance(num_layers, int)
-        or (num_layers < 1)
-    ):
-        raise ValueError(
-            "Received an invalid value for argument `num_layers`, expected a "
-            f"positive integer, got {num_layers!r}."
-        )
+    check_positive_integer("num_layers", num_layers)
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     embedding = TokenEmbedding(tokens, embedding_dim, name="embedding")
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(ids))

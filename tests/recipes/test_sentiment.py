@@ -195,8 +195,9 @@ def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
         with pytest.raises(SystemExit):
             recipe.parse_args([*SMALL, "--bilm", str(path)])
         assert "argument --bilm: expected a biLM" in capsys.readouterr().err
+    bilm = tiny_bilm(tmp_path / "bilm.keras")
     with pytest.raises(SystemExit):
-        recipe.parse_args([*SMALL, "--model", "textcnn", "--bilm", str(path)])
+        recipe.parse_args([*SMALL, "--model", "textcnn", "--bilm", bilm])
     assert "argument --bilm: only for --model birnn" in capsys.readouterr().err
 
 

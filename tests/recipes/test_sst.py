@@ -64,12 +64,19 @@ def test_glove_fixes_the_embedding_width():
     assert args.embedding_dim == 30 and args.model == "treelstm"
 
 
+WORDS = ["the", "film", "is", "good", "not", "bad", "(", ")", ".", ",", "a"]
+
+
+def tiny_bilm(path):
+    """An untrained biLM with a few words: the recipe's wiring, fast."""
+    build_bilm(["<pad>", "<unk>", "<bos>", "<eos>", *WORDS], 4, 6).save(path)
+    return str(path)
+
+
 def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
-    words = ["the", "film", "is", "good", "not", "bad", "(", ")", ".", ",", "a"]
-    bilm = tmp_path / "bilm.keras"
-    build_bilm(["<pad>", "<unk>", "<bos>", "<eos>", *words], 4, 6).save(bilm)
+    bilm = tiny_bilm(tmp_path / "bilm.keras")
     recipe.main(
-        [*SMALL, "--model", "bilstm", "--bilm", str(bilm)]
+        [*SMALL, "--model", "bilstm", "--bilm", bilm]
         + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
     )
     output = capsys.readouterr().out
@@ -86,7 +93,7 @@ def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     np.testing.assert_allclose(got, np.asarray(model(ids)), atol=1e-5)
     bilm_ids = np.asarray(model.get_layer("elmo_bilm").id_map)
     # PTB's brackets and "n't" reach the biLM as its own "(", ")" and "not".
-    assert [words[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "n't")] == [
+    assert [WORDS[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "n't")] == [
         "(",
         "not",
     ]
@@ -97,5 +104,7 @@ def test_bilm_flag_errors_name_the_flag(tmp_path, capsys):
         recipe.parse_args(["--model", "bilstm", "--bilm", str(tmp_path / "no.keras")])
     assert "argument --bilm: expected a biLM" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        recipe.parse_args(["--model", "treelstm", "--bilm", str(tmp_path)])
+        recipe.parse_args(
+            ["--model", "treelstm", "--bilm", tiny_bilm(tmp_path / "b.keras")]
+        )
     assert "argument --bilm: only for --model bilstm" in capsys.readouterr().err
