@@ -16,7 +16,7 @@ whose micro F1 over the marks picks the best epoch, and the 25,000 test
 reviews (`--max-train-examples` and `--max-test-examples` take seeded
 samples). Words seen at least 5 times form the vocabulary; others are
 `<unk>`. Reviews are cut into consecutive windows of `--window` words (200:
-half of the reviews fit in one) that are tagged independently, in training,
+three reviews in five fit in one) that are tagged independently, in training,
 evaluation and the exported model alike, so every test word is scored.
 
 Report: precision, recall and F1 of each mark and their micro average over
