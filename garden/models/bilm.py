@@ -344,7 +344,7 @@ def map_vocabulary(tokens, bilm_vocabulary, aliases=None):
     ...     ["<pad>", "<unk>", "good", "-lrb-", "zzz"],
     ...     ["<pad>", "<unk>", "(", "good"], aliases={"-lrb-": "("})
     >>> id_map.tolist(), round(coverage, 3)
-    [0, 1, 3, 2, 1], 0.667
+    ([0, 1, 3, 2, 1], 0.667)
     """
     aliases = aliases or {}
     index = {token: i for i, token in enumerate(bilm_vocabulary)}
