@@ -9,7 +9,8 @@ noise words n_1..n_K the loss is
 fastText (Bojanowski et al. 2017) replaces v_c by the vectors of c and of its
 hashed character n-grams; the paper sums them, fastText and gensim average
 them (the same direction, so the same cosine similarities), and we average
-too, as the implementations train.
+too, as the implementations train, and update every row of a word with the
+whole gradient of its vector, as they do (not the mean's 1/|G_c| share).
 
 Word2vec's C code and gensim update the vectors pair by pair with SGD and a
 learning rate falling linearly from 0.025. Here a batch of pairs is one SGD
@@ -123,7 +124,12 @@ class SubwordEmbedding(keras.layers.Layer):
         present = ops.cast(rows >= 0, self.compute_dtype)
         vectors = ops.take(self.embeddings, ops.maximum(rows, 0), axis=0)
         total = ops.sum(vectors * present[..., None], axis=1)
-        return total / ops.sum(present, axis=1, keepdims=True)
+        mean = total / ops.sum(present, axis=1, keepdims=True)
+        # The value is the mean, but each row is updated with the whole
+        # gradient of v_c (the gradient of the sum), as fastText and gensim
+        # update the word and every n-gram: the mean's own gradient would
+        # give each of the ~25 rows only 1/25 of the step.
+        return total + ops.stop_gradient(mean - total)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)

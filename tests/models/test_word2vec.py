@@ -111,3 +111,29 @@ def test_unseen_words_get_their_ngram_mean_only_with_ngrams():
         vectors.vector("")
     with pytest.raises(KeyError, match="vocabulary"):
         WordVectors(["cat"], np.ones((1, 3))).vector("cats")
+
+
+def test_fasttext_updates_every_row_with_the_whole_gradient():
+    tokens = ["<pad>", "<unk>", "walk", "walking"]
+    table = subword_table(tokens, buckets=30, min_n=3, max_n=4, min_id=2)
+    model = build_skipgram(4, dim=3, negatives=1, subword_table=table, buckets=30)
+    compile_skipgram(model, 0.1)
+    u = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    model.get_layer("context_embedding").embeddings.assign(u)
+    layer = model.get_layer("center_embedding")
+    before = layer.embeddings.numpy()
+    inputs = {
+        "center": np.array([3], "int32"),
+        "context": np.array([2], "int32"),
+        "noise": np.array([[3]], "int32"),
+    }
+    v = before[table[3][table[3] >= 0]].mean(0)
+    model.train_on_batch(inputs, np.array([[1, 0]], "float32"))
+    # fastText's rule: every row moves by the step of v_c, not a 1/|G_c| share.
+    step = -0.1 * ((sigmoid(u[2] @ v) - 1) * u[2] + sigmoid(u[3] @ v) * u[3])
+    # A bucket that two n-grams share (30 buckets) moves once per n-gram.
+    rows, times = np.unique(table[3][table[3] >= 0], return_counts=True)
+    moved = layer.embeddings.numpy() - before
+    np.testing.assert_allclose(moved[rows], times[:, None] * step, atol=1e-6)
+    others = np.setdiff1d(np.arange(len(before)), rows)
+    assert not moved[others].any()
