@@ -92,7 +92,11 @@ def main():
         "--models", nargs="+", default=["skipgram", "fasttext"], choices=recipe.MODELS
     )
     known, rest = parser.parse_known_args()
-    rows = []
+    print(
+        "| model | implementation | WordSim-353 | SimLex-999 | analogies "
+        "| words/s |\n|---|---|---:|---:|---:|---:|",
+        flush=True,
+    )
     for model_name in known.models:
         args = recipe.parse_args([*rest, "--model", model_name])
         args.workers = known.workers
@@ -107,35 +111,25 @@ def main():
         ]
         sentences = [sentence for sentence in sentences if sentence]
         words = sum(len(sentence) for sentence in train)
-        print(f"{args.corpus} {model_name}: {words:,} words x {args.epochs} epochs")
-        for implementation, run in (
-            ("garden (Keras fit, tf.data)", train_ours),
-            (f"gensim {args.workers} threads", None),
-        ):
-            if run is None:
+        for implementation in ("garden (Keras fit, tf.data)", "gensim"):
+            if implementation == "gensim":
                 vectors, seconds = train_gensim(args, sentences)
+                implementation += f" ({args.workers} threads)"
             else:
-                vectors, seconds = run(args, vocabulary, counts, train, valid)
+                vectors, seconds = train_ours(args, vocabulary, counts, train, valid)
             scores = recipe.evaluate(vectors)
-            rows.append(
-                (model_name, implementation, scores, words * args.epochs / seconds)
+            cells = [
+                f"{scores[name].value:.3f} ({scores[name].coverage:.0%})"
+                for name in ("wordsim353", "simlex999", "analogies")
+            ]
+            speed = words * args.epochs / seconds
+            print(
+                f"| {model_name} | {implementation} | "
+                + " | ".join(cells)
+                + f" | {speed:,.0f} |",
+                flush=True,
             )
-            print(f"  {implementation}: {seconds:.0f} s", flush=True)
-    print(
-        "\n| model | implementation | WordSim-353 | SimLex-999 | analogies "
-        "| words/s |\n|---|---|---:|---:|---:|---:|"
-    )
-    for model_name, implementation, scores, speed in rows:
-        cells = [
-            f"{scores[name].value:.3f} ({scores[name].coverage:.0%})"
-            for name in ("wordsim353", "simlex999", "analogies")
-        ]
-        print(
-            f"| {model_name} | {implementation} | "
-            + " | ".join(cells)
-            + f" | {speed:,.0f} |"
-        )
-    print("\n(coverage in parentheses)")
+    print(f"\n{args.corpus}: {words:,} words x {args.epochs} epochs; coverage in ()")
 
 
 if __name__ == "__main__":
