@@ -37,6 +37,9 @@ from garden.training import (
     strategy_from_flags,
 )
 
+# Not served on its own (`--export` is refused): TF Serving's config has no entry.
+SERVED = False
+
 
 def parse_args(argv=None):
     parser = cli.recipe_parser(
@@ -89,6 +92,11 @@ def parse_args(argv=None):
         )
     if args.max_tokens <= 4:
         parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
+    if args.export:
+        parser.error(
+            "argument --export: the biLM is not served on its own; it is exported "
+            "inside the sentiment and SST models trained with --bilm"
+        )
     return args
 
 

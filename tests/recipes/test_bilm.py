@@ -63,6 +63,7 @@ def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsy
         (["--validation-size", "40"], "--validation-size"),
         (["--max-tokens", "4"], "--max-tokens"),
         (["--dropout", "1"], "--dropout"),
+        (["--export", "saved_models"], "--export"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):

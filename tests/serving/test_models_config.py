@@ -19,7 +19,7 @@ def default_model_names():
     names = {}
     for module in pkgutil.iter_modules(recipes.__path__):
         recipe = importlib.import_module(f"recipes.{module.name}")
-        if hasattr(recipe, "parse_args"):
+        if hasattr(recipe, "parse_args") and getattr(recipe, "SERVED", True):
             args = recipe.parse_args([])
             if hasattr(args, "export"):
                 names[module.name] = args.model_name
