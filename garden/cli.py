@@ -168,3 +168,44 @@ def parse(parser, argv=None):
             parser.error(f"argument --data: {args.data!r} is not a directory")
         os.environ["GARDEN_DATA"] = os.path.abspath(args.data)
     return args
+
+
+IMDB_TRAIN_REVIEWS = 25_000
+
+
+def add_review_sample_flags(group, validation_size, test=True):
+    """`--validation-size`, `--max-train-examples` (and `--max-test-examples`).
+
+    The flags of the recipes that train on IMDb reviews: a seeded hold-out of
+    the training reviews, and seeded samples for quick runs. Check them with
+    `check_review_sample` after parsing.
+    """
+    group.add_argument(
+        "--validation-size",
+        type=positive_int,
+        default=validation_size,
+        help="training reviews held out for validation",
+    )
+    group.add_argument(
+        "--max-train-examples",
+        type=positive_int,
+        default=None,
+        help="use a seeded sample of this many training reviews (hold-out included)",
+    )
+    if test:
+        group.add_argument(
+            "--max-test-examples",
+            type=positive_int,
+            default=None,
+            help="evaluate on a seeded sample of this many test reviews",
+        )
+
+
+def check_review_sample(parser, args):
+    """The hold-out must leave training reviews: an error naming the flag if not."""
+    limit = args.max_train_examples or IMDB_TRAIN_REVIEWS
+    if args.validation_size >= limit:
+        parser.error(
+            f"argument --validation-size: expected fewer than the {limit} "
+            f"training reviews, got {args.validation_size}"
+        )

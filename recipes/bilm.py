@@ -64,18 +64,7 @@ def parse_args(argv=None):
         help="epochs of this many batches, each drawn in a fresh random order "
         "from all windows, so a long run is validated and checkpointed often",
     )
-    task.add_argument(
-        "--validation-size",
-        type=cli.positive_int,
-        default=500,
-        help="training reviews held out to report perplexity on",
-    )
-    task.add_argument(
-        "--max-train-examples",
-        type=cli.positive_int,
-        default=None,
-        help="use a seeded sample of this many training reviews (hold-out included)",
-    )
+    cli.add_review_sample_flags(task, validation_size=500, test=False)
     task.add_argument(
         "--evaluate",
         metavar="CHECKPOINT",
@@ -84,12 +73,7 @@ def parse_args(argv=None):
         "(same data flags)",
     )
     args = cli.parse(parser, argv)
-    limit = args.max_train_examples or 25_000
-    if args.validation_size >= limit:
-        parser.error(
-            f"argument --validation-size: expected fewer than the {limit} "
-            f"training reviews, got {args.validation_size}"
-        )
+    cli.check_review_sample(parser, args)
     if args.max_tokens <= 4:
         parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
     if args.export:

@@ -121,19 +121,7 @@ def parse_args(argv=None):
     task.add_argument(
         "--bucket", action="store_true", help="batch reviews of similar length"
     )
-    task.add_argument("--validation-size", type=cli.positive_int, default=2500)
-    task.add_argument(
-        "--max-train-examples",
-        type=cli.positive_int,
-        default=None,
-        help="train on a seeded sample of this many reviews (validation included)",
-    )
-    task.add_argument(
-        "--max-test-examples",
-        type=cli.positive_int,
-        default=None,
-        help="evaluate on a seeded sample of this many test reviews",
-    )
+    cli.add_review_sample_flags(task, validation_size=2500)
     task.add_argument(
         "--predictions",
         metavar="FILE",
@@ -186,12 +174,7 @@ def parse_args(argv=None):
         parser.error("argument --multichannel: only for --model textcnn")
     if args.bilm and args.model != "birnn":
         parser.error("argument --bilm: only for --model birnn")
-    limit = args.max_train_examples or 25_000
-    if args.validation_size >= limit:
-        parser.error(
-            f"argument --validation-size: expected fewer than the {limit} "
-            f"training reviews, got {args.validation_size}"
-        )
+    cli.check_review_sample(parser, args)
     return args
 
 

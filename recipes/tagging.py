@@ -81,19 +81,7 @@ def parse_args(argv=None):
         default=punctuation.PUNCTUATION_WINDOW,
         help="words per window: longer texts are tagged in consecutive windows",
     )
-    task.add_argument("--validation-size", type=cli.positive_int, default=2500)
-    task.add_argument(
-        "--max-train-examples",
-        type=cli.positive_int,
-        default=None,
-        help="train on a seeded sample of this many reviews (validation included)",
-    )
-    task.add_argument(
-        "--max-test-examples",
-        type=cli.positive_int,
-        default=None,
-        help="evaluate on a seeded sample of this many test reviews",
-    )
+    cli.add_review_sample_flags(task, validation_size=2500)
     task.add_argument(
         "--punctuate",
         metavar="TEXT",
@@ -108,12 +96,7 @@ def parse_args(argv=None):
         help="skip training: evaluate this .keras checkpoint (same model flags)",
     )
     args = cli.parse(parser, argv)
-    limit = args.max_train_examples or 25_000
-    if args.validation_size >= limit:
-        parser.error(
-            f"argument --validation-size: expected fewer than the {limit} "
-            f"training reviews, got {args.validation_size}"
-        )
+    cli.check_review_sample(parser, args)
     return args
 
 
