@@ -1,8 +1,10 @@
 """Recurrent language models: embedding -> deep RNN -> logits over the vocabulary."""
 
-import keras
+import math
 
-from garden.data.language_model import partition_sequential
+import keras
+import numpy as np
+
 from garden.layers import DeepRNN
 from garden.training.metrics import Perplexity, masked_cross_entropy
 
@@ -184,34 +186,52 @@ def zero_states(model, batch_size):
     ]
 
 
-def stream_perplexity(config, weights, token_ids, batch_size=10, num_steps=35):
+def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256):
     """Perplexity of a token stream read in order with the state carried along.
 
-    The standard evaluation of Penn Treebank models: the stream is laid out in
-    `batch_size` rows (see `garden.data.partition_sequential`) and a stateful
-    copy of the model reads it batch after batch, so every token but the
-    first of each row sees all the context before it.
+    Every token after the first is predicted from all the tokens before it
+    (the protocol of the test model in TensorFlow's PTB tutorial, batch 1):
+    the same tokens, with at least the same context, that an n-gram model
+    scores on the stream. With `rows > 1` the stream is cut into that many
+    rows read in parallel, each from a zero state (faster, and a little
+    worse: the start of each row has no context), and the fewer than `rows`
+    tokens left over at the end are not scored.
 
     Args:
         config: The `build_language_model` arguments of the trained model.
         weights: Its `get_weights()`.
-        token_ids: The 1-D stream.
-        batch_size, num_steps: Layout of the stream.
+        token_ids: The 1-D stream, at least 2 tokens.
+        rows: Parallel rows the stream is cut into.
+        num_steps: Tokens read per call (memory, not context: the state
+            carries across calls).
 
     Returns:
-        `(perplexity, tokens)`.
+        `(perplexity, tokens scored)`.
     """
-    options = {**config, "stateful": True, "batch_size": batch_size}
+    if rows < 1 or num_steps < 1:
+        raise ValueError(
+            "Received an invalid value for argument `rows`/`num_steps`, expected "
+            f"positive integers, got rows={rows}, num_steps={num_steps}."
+        )
+    token_ids = np.asarray(token_ids, dtype="int32")
+    if token_ids.ndim != 1 or len(token_ids) < rows + 1:
+        raise ValueError(
+            "Received an invalid value for argument `token_ids`, expected a 1-D "
+            f"stream of at least {rows + 1} tokens (rows={rows}), got shape "
+            f"{token_ids.shape}."
+        )
+    options = {**config, "stateful": True, "batch_size": rows}
     options["random_truncation"] = 0.0
     model = build_language_model(**options, name="stream_evaluator")
     model.set_weights(weights)
-    model.compile(
-        loss=masked_cross_entropy(pad_id=None), metrics=[Perplexity(pad_id=None)]
-    )
-    dataset = partition_sequential(
-        token_ids, batch_size, num_steps, random_offset=False
-    )
-    results = model.evaluate(dataset, verbose=0, return_dict=True)
-    # The layout drops the tail that does not fill a whole batch.
-    batches = (len(token_ids) - 1) // batch_size // num_steps
-    return results["perplexity"], batches * batch_size * num_steps
+    model.compile(loss=masked_cross_entropy(pad_id=None))
+    length = (len(token_ids) - 1) // rows
+    inputs = token_ids[: rows * length].reshape(rows, length)
+    targets = token_ids[1 : rows * length + 1].reshape(rows, length)
+    total = 0.0
+    for start in range(0, length, num_steps):
+        window = slice(start, start + num_steps)
+        # The stateful model carries its state from one call to the next.
+        loss = model.test_on_batch(inputs[:, window], targets[:, window])
+        total += float(loss) * targets[:, window].size
+    return math.exp(total / (rows * length)), rows * length

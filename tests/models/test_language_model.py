@@ -1,0 +1,67 @@
+"""Stream perplexity: every token after the first, state carried across calls."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from garden.models import build_language_model, stream_perplexity
+
+CONFIG = {"vocab_size": 11, "cell": "lstm", "units": 8, "num_layers": 2}
+
+
+@pytest.fixture(scope="module")
+def weights():
+    keras.utils.set_random_seed(3)
+    # Large recurrent weights: the state matters from one token to the next.
+    model = build_language_model(**CONFIG)
+    return [w * 3.0 for w in model.get_weights()]
+
+
+@pytest.fixture(scope="module")
+def stream():
+    return np.random.default_rng(0).integers(1, 11, size=103)
+
+
+def reference_nll(weights, ids):
+    """Summed -log p of ids[1:], the whole stream in one call from a zero state."""
+    model = build_language_model(**CONFIG)
+    model.set_weights(weights)
+    logits = keras.ops.convert_to_numpy(model(np.asarray(ids)[None, :-1]))[0]
+    logits = logits.astype("float64")
+    log_z = np.log(np.exp(logits).sum(-1))
+    return float(np.sum(log_z - logits[np.arange(len(ids) - 1), ids[1:]]))
+
+
+@pytest.mark.parametrize("num_steps", [1, 7, 102, 500])
+def test_one_row_scores_every_token_after_the_first(weights, stream, num_steps):
+    perplexity, count = stream_perplexity(CONFIG, weights, stream, num_steps=num_steps)
+    assert count == len(stream) - 1
+    expected = math.exp(reference_nll(weights, stream) / count)
+    assert perplexity == pytest.approx(expected, rel=1e-5)
+
+
+def test_rows_start_from_zero_states_and_drop_the_remainder(weights, stream):
+    # 102 targets in 4 rows of 25: two tokens left over.
+    perplexity, count = stream_perplexity(CONFIG, weights, stream, rows=4, num_steps=6)
+    assert count == 100
+    rows = [stream[i * 25 : i * 25 + 26] for i in range(4)]
+    expected = math.exp(sum(reference_nll(weights, row) for row in rows) / 100)
+    assert perplexity == pytest.approx(expected, rel=1e-5)
+    # Cold starts cost: one row is not the same number.
+    assert perplexity != pytest.approx(stream_perplexity(CONFIG, weights, stream)[0])
+
+
+@pytest.mark.parametrize(
+    "ids, options, message",
+    [
+        ([4], {}, "at least 2 tokens"),
+        ([[1, 2, 3]], {}, "1-D stream"),
+        ([1, 2, 3], {"rows": 3}, "at least 4 tokens"),
+        ([1, 2, 3], {"num_steps": 0}, "positive integers"),
+    ],
+)
+def test_bad_streams_fail_clearly(weights, ids, options, message):
+    with pytest.raises(ValueError, match=message):
+        stream_perplexity(CONFIG, weights, ids, **options)
