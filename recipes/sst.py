@@ -99,13 +99,14 @@ def parse_args(argv=None):
         "--max-train-trees",
         type=cli.positive_int,
         default=None,
-        help="train on the first N training trees (and as many dev trees)",
+        help="train on N training trees (and as many dev trees) drawn with "
+        "--seed; the files are ordered by sentiment, so not the first N",
     )
     task.add_argument(
         "--max-test-trees",
         type=cli.positive_int,
         default=None,
-        help="evaluate on the first N test trees",
+        help="evaluate on N test trees drawn with --seed",
     )
     task.add_argument(
         "--evaluate",
@@ -125,16 +126,22 @@ def parse_args(argv=None):
 
 
 def load_trees(args):
-    """Parsed train, dev and test trees (the first N with the size flags)."""
+    """Parsed train, dev and test trees (a seeded sample with the size flags)."""
     sizes = {
         "train": args.max_train_trees,
         "dev": args.max_train_trees,
         "test": args.max_test_trees,
     }
-    return {
-        split: [data.parse_tree(line) for line in data.load_sst(split)[:size]]
-        for split, size in sizes.items()
-    }
+    rng = np.random.default_rng(args.seed)
+    trees = {}
+    for split, size in sizes.items():
+        lines = data.load_sst(split)
+        if size is not None and size < len(lines):
+            # The files run from positive to negative reviews: the first N
+            # trees would be a biased subset. Kept in file order.
+            lines = [lines[i] for i in np.sort(rng.choice(len(lines), size, False))]
+        trees[split] = [data.parse_tree(line) for line in lines]
+    return trees
 
 
 def datasets(args, trees, vocabulary):

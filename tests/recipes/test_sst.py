@@ -75,8 +75,10 @@ def tiny_bilm(path):
 
 def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     bilm = tiny_bilm(tmp_path / "bilm.keras")
+    # Seed 2 samples training trees with brackets, `n't` and `` in them.
+    flags = [*SMALL, "--seed", "2"]
     recipe.main(
-        [*SMALL, "--model", "bilstm", "--bilm", bilm]
+        [*flags, "--model", "bilstm", "--bilm", bilm]
         + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
     )
     output = capsys.readouterr().out
@@ -84,7 +86,7 @@ def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     assert 0.0 <= scores_of(output)["root fine-grained accuracy"] <= 1.0
     path = tmp_path / "exports" / "sst" / "1"
     model = keras.saving.load_model(f"{path}.keras")
-    trees = [data.parse_tree(line) for line in data.load_sst("train")[:40]]
+    trees = recipe.load_trees(recipe.parse_args(flags))["train"]
     vocabulary = data.build_tree_vocabulary(trees)
     sentence = "The film is n't good -LRB- not bad -RRB- ."
     ids = np.array([[vocabulary[w.lower()] for w in sentence.split()]], "int32")
@@ -93,8 +95,9 @@ def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     np.testing.assert_allclose(got, np.asarray(model(ids)), atol=1e-5)
     bilm_ids = np.asarray(model.get_layer("elmo_bilm").id_map)
     # PTB's brackets and "n't" reach the biLM as its own "(", ")" and "not".
-    assert [WORDS[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "n't")] == [
+    assert [WORDS[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "-rrb-", "n't")] == [
         "(",
+        ")",
         "not",
     ]
 
@@ -108,3 +111,18 @@ def test_bilm_flag_errors_name_the_flag(tmp_path, capsys):
             ["--model", "treelstm", "--bilm", tiny_bilm(tmp_path / "b.keras")]
         )
     assert "argument --bilm: only for --model bilstm" in capsys.readouterr().err
+
+
+def test_size_flags_draw_a_seeded_sample_across_sentiments():
+    args = recipe.parse_args([*SMALL, "--seed", "4"])
+    trees = recipe.load_trees(args)
+    assert [len(trees[split]) for split in ("train", "dev", "test")] == [40, 40, 20]
+    # The files run from positive to negative reviews: the sample is drawn
+    # from the whole file, not its start.
+    lines = data.load_sst("train")
+    second_half = {data.parse_tree(line) for line in lines[len(lines) // 2 :]}
+    assert 5 < len(second_half.intersection(trees["train"])) < 35
+    again = recipe.load_trees(recipe.parse_args([*SMALL, "--seed", "4"]))
+    assert again["train"] == trees["train"]
+    other = recipe.load_trees(recipe.parse_args([*SMALL, "--seed", "5"]))
+    assert other["train"] != trees["train"]
