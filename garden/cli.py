@@ -173,6 +173,18 @@ def parse(parser, argv=None):
 IMDB_TRAIN_REVIEWS = 25_000
 
 
+def add_evaluate_flag(
+    group, action="evaluate this .keras checkpoint (same data flags)"
+):
+    """`--evaluate CHECKPOINT`: skip training and score saved weights instead."""
+    group.add_argument(
+        "--evaluate",
+        metavar="CHECKPOINT",
+        default=None,
+        help=f"skip training: {action}",
+    )
+
+
 def add_review_sample_flags(group, validation_size, test=True):
     """`--validation-size`, `--max-train-examples` (and `--max-test-examples`).
 

@@ -65,12 +65,8 @@ def parse_args(argv=None):
         "from all windows, so a long run is validated and checkpointed often",
     )
     cli.add_review_sample_flags(task, validation_size=500, test=False)
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: report the held-out perplexity of this .keras biLM "
-        "(same data flags)",
+    cli.add_evaluate_flag(
+        task, "report the held-out perplexity of this .keras biLM (same data flags)"
     )
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)

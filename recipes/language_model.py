@@ -101,12 +101,10 @@ def parse_args(argv=None):
         "(1: every token after the first sees all the text before it, as the "
         "n-gram models do; more is faster, each row starting from a zero state)",
     )
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: evaluate the weights of this .keras checkpoint "
-        "(a model of the same flags) on the streams",
+    cli.add_evaluate_flag(
+        task,
+        "score the weights of this .keras checkpoint (a model of the same "
+        "flags) on the streams",
     )
     task.add_argument("--prompt", default=None, help="text to continue")
     task.add_argument(

@@ -135,12 +135,7 @@ def parse_args(argv=None):
         default=[],
         help="classify this text after training (repeatable)",
     )
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: evaluate this .keras checkpoint (same data flags)",
-    )
+    cli.add_evaluate_flag(task)
     args = cli.parse(parser, argv)
     if args.dropout is None:
         args.dropout = DEFAULT_DROPOUT[args.model]

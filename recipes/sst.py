@@ -108,12 +108,7 @@ def parse_args(argv=None):
         default=None,
         help="evaluate on N test trees drawn with --seed",
     )
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: evaluate this .keras checkpoint (same data flags)",
-    )
+    cli.add_evaluate_flag(task)
     args = cli.parse(parser, argv)
     glove_dim = data.embeddings.GLOVE_DIMENSION
     if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):

@@ -89,12 +89,7 @@ def parse_args(argv=None):
         default=[],
         help="punctuate this text after training (repeatable)",
     )
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: evaluate this .keras checkpoint (same model flags)",
-    )
+    cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
     return args

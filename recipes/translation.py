@@ -111,12 +111,7 @@ def parse_args(argv=None):
         default=[],
         help="translate this English text after training (repeatable)",
     )
-    task.add_argument(
-        "--evaluate",
-        metavar="CHECKPOINT",
-        default=None,
-        help="skip training: evaluate this .keras checkpoint (same data flags)",
-    )
+    cli.add_evaluate_flag(task)
     args = cli.parse(parser, argv)
     if args.max_length < 2:
         parser.error("argument --max-length: expected at least 2 tokens")
