@@ -35,6 +35,7 @@ from garden.models.language_model import (
     build_language_model,
     compile_language_model,
     generation_model,
+    language_model_config,
     stream_perplexity,
     zero_states,
 )
@@ -103,8 +104,9 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(
         task,
-        "score the weights of this .keras checkpoint (a model of the same "
-        "flags) on the streams",
+        "score this .keras checkpoint on the streams (its architecture is "
+        "read from the checkpoint; the data flags must be those it was "
+        "trained with)",
     )
     task.add_argument("--prompt", default=None, help="text to continue")
     task.add_argument(
@@ -264,6 +266,22 @@ def report_ngrams(orders, streams, vocab_size):
         print(f"| {order} | " + " | ".join(row) + " |")
 
 
+def load_checkpoint(path, vocab_size):
+    """`--evaluate`: a checkpoint's architecture and weights, checked on the data."""
+    try:
+        model = keras.saving.load_model(path)
+        config = language_model_config(model)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"argument --evaluate: {path!r}: {error}") from None
+    if config["vocab_size"] != vocab_size:
+        raise SystemExit(
+            f"argument --evaluate: {path!r} predicts {config['vocab_size']:,} "
+            f"tokens, the data flags give a vocabulary of {vocab_size:,}; give "
+            "the --corpus and --level it was trained with"
+        )
+    return config, model.get_weights()
+
+
 def report_perplexity(config, weights, streams, rows):
     print(
         f"Perplexity (each stream read in order in {rows} row(s), state carried along):"
@@ -332,7 +350,7 @@ def main(argv=None):
 
     config = model_config(args, len(vocabulary))
     if args.evaluate:
-        weights = keras.saving.load_model(args.evaluate).get_weights()
+        config, weights = load_checkpoint(args.evaluate, len(vocabulary))
         report_perplexity(config, weights, streams, args.eval_rows)
         return
     train, valid = datasets(args, texts, tokenizer, vocabulary, streams)

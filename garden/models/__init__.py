@@ -25,6 +25,7 @@ from garden.models.language_model import (
     build_language_model,
     compile_language_model,
     generation_model,
+    language_model_config,
     stream_perplexity,
 )
 from garden.models.ngram import NGramLanguageModel
@@ -66,6 +67,7 @@ __all__ = [
     "float32_seq2seq",
     "generation_model",
     "inverse_document_frequency",
+    "language_model_config",
     "load_bilm",
     "map_vocabulary",
     "predict_probabilities",

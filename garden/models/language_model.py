@@ -144,6 +144,46 @@ def build_language_model(
     return keras.Model(tokens, logits, name=name)
 
 
+def language_model_config(model):
+    """The `build_language_model` arguments of a model it built (a loaded checkpoint).
+
+    Read from the layers themselves, so a checkpoint is rebuilt as it was
+    trained (stateful, for generation) whatever flags a later command line
+    carries.
+
+    Raises:
+        ValueError: `model` was not built by `build_language_model`.
+    """
+    names = {layer.name for layer in model.layers}
+    if not {"rnn", "embedding_dropout", "logits"} <= names or not (
+        names & {"one_hot", "embedding"}
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `model`, expected a model built "
+            f"by `build_language_model`, got {model.name!r} with layers "
+            f"{sorted(names)}."
+        )
+    rnn = model.get_layer("rnn")
+    if "one_hot" in names:
+        vocab_size, embedding_dim = model.get_layer("one_hot").input_dim, None
+        tie_weights = False
+    else:
+        embedding = model.get_layer("embedding")
+        vocab_size, embedding_dim = embedding.input_dim, embedding.output_dim
+        tie_weights = isinstance(embedding, keras.layers.ReversibleEmbedding)
+    return {
+        "vocab_size": vocab_size,
+        "cell": rnn.cell,
+        "units": rnn.units[0],
+        "num_layers": len(rnn.units),
+        "embedding_dim": embedding_dim,
+        "dropout": model.get_layer("embedding_dropout").rate,
+        "recurrent_dropout": rnn.layer_kwargs.get("recurrent_dropout", 0.0),
+        "tie_weights": tie_weights,
+        "residual": rnn.residual,
+    }
+
+
 def compile_language_model(model, optimizer):
     """Compiles with the masked cross-entropy and the perplexity metric."""
     model.compile(

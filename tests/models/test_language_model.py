@@ -6,7 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from garden.models import build_language_model, stream_perplexity
+from garden.models import (
+    build_language_model,
+    language_model_config,
+    stream_perplexity,
+)
 
 CONFIG = {"vocab_size": 11, "cell": "lstm", "units": 8, "num_layers": 2}
 
@@ -65,3 +69,31 @@ def test_rows_start_from_zero_states_and_drop_the_remainder(weights, stream):
 def test_bad_streams_fail_clearly(weights, ids, options, message):
     with pytest.raises(ValueError, match=message):
         stream_perplexity(CONFIG, weights, ids, **options)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"vocab_size": 30, "units": 8, "num_layers": 2, "dropout": 0.2},
+        {"vocab_size": 30, "cell": "gru", "units": 8, "embedding_dim": 5,
+         "recurrent_dropout": 0.1, "residual": True, "num_layers": 3},
+        {"vocab_size": 30, "cell": "rnn", "units": 8, "embedding_dim": 5,
+         "tie_weights": True, "num_layers": 1},
+    ],
+)  # fmt: skip
+def test_config_is_read_back_from_a_saved_model(config, tmp_path):
+    defaults = {
+        "cell": "lstm", "embedding_dim": None, "dropout": 0.0,
+        "recurrent_dropout": 0.0, "tie_weights": False, "residual": False,
+    }  # fmt: skip
+    build_language_model(**config, stateful=True, batch_size=4).save(
+        tmp_path / "model.keras"
+    )
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert language_model_config(loaded) == {**defaults, **config}
+
+
+def test_config_of_another_model_is_refused():
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)], name="other")
+    with pytest.raises(ValueError, match="build_language_model.*'other'"):
+        language_model_config(other)

@@ -1,11 +1,9 @@
 """The biLM recipe end to end on a few IMDb training reviews, small and fast."""
 
-import functools
 import os
 
 import pytest
 
-from garden import data
 from garden.models.bilm import load_bilm
 from recipes import bilm as recipe
 
@@ -17,17 +15,6 @@ SMALL = [
     "--embedding-dim", "8", "--units", "8", "--num-steps", "30", "--batch-size",
     "16", "--epochs", "2", "--learning-rate", "0.01", "--verbose", "0",
 ]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _read_imdb_once(monkeypatch):
-    """The training split is read from the archive once for the whole module."""
-    monkeypatch.setattr(data, "load_imdb", _cached_imdb)
-
-
-@functools.cache
-def _cached_imdb(split):
-    return data.corpora.load_imdb(split)
 
 
 def perplexities_of(output):

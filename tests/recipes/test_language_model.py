@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -32,8 +33,11 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     assert 1.0 < valid < 27.0
     assert f"BPTT {bptt}" in output
     assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
-    # The one-epoch checkpoint, evaluated alone, gives the same perplexity.
-    recipe.main([*SMALL, "--bptt", bptt, "--evaluate", str(tmp_path / "best.keras")])
+    # The one-epoch checkpoint, evaluated alone, gives the same perplexity;
+    # its architecture comes from the checkpoint, not from the flags.
+    checkpoint = str(tmp_path / "best.keras")
+    other_model = ["--units", "24", "--num-layers", "2", "--cell", "gru"]
+    recipe.main([*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint])
     assert perplexities(capsys.readouterr().out) == [pytest.approx(valid, rel=1e-4)]
 
 
@@ -109,6 +113,19 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_checkpoint_that_does_not_fit(tmp_path):
+    # A word-level model of another vocabulary size, and a model that is no
+    # language model: each fails naming the flag, before any scoring.
+    words = recipe.build_language_model(vocab_size=500, units=8, embedding_dim=4)
+    words.save(tmp_path / "words.keras")
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "other.keras")
+    for name, message in [("words", "vocabulary of 28"), ("other", "build_language")]:
+        with pytest.raises(SystemExit, match="--evaluate") as exit_info:
+            recipe.main([*SMALL, "--evaluate", str(tmp_path / f"{name}.keras")])
+        assert message in str(exit_info.value)
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])

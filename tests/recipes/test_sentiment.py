@@ -1,6 +1,5 @@
 """The sentiment recipe end to end on a slice of IMDb, small and fast."""
 
-import functools
 import os
 
 import keras
@@ -8,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from garden import data
 from garden.models.bilm import build_bilm
 from recipes import sentiment as recipe
 
@@ -21,17 +19,6 @@ SMALL = [
 ]  # fmt: skip
 # An empty review, 20,000 words and non-ASCII text, classified in one batch.
 BAD_INPUT = ["", "wonderful " * 20_000, "Très émouvant 😀 ニース"]
-
-
-@pytest.fixture(autouse=True)
-def _read_imdb_once(monkeypatch):
-    """Each split is read from the archive once for the whole module."""
-    monkeypatch.setattr(data, "load_imdb", _cached_imdb)
-
-
-@functools.cache
-def _cached_imdb(split):
-    return data.corpora.load_imdb(split)
 
 
 def accuracy_of(output):

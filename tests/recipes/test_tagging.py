@@ -1,13 +1,11 @@
 """The punctuation recipe end to end on a slice of IMDb, small and fast."""
 
-import functools
 import os
 import re
 
 import pytest
 import tensorflow as tf
 
-from garden import data
 from recipes import tagging as recipe
 
 pytestmark = pytest.mark.skipif(
@@ -22,18 +20,12 @@ SMALL = [
 BAD_INPUT = ["", "?!", "so good " * 5_000, "Très émouvant 😀 zzyzx"]
 
 
-@functools.cache
-def _cached_imdb(split):
-    return data.corpora.load_imdb(split)
-
-
 def punctuated_lines(output):
     lines = output.split("\nPunctuated:\n", 1)[1].splitlines()
     return [line.split(" -> ", 1)[1] for line in lines if " -> " in line]
 
 
-def test_search_retrain_report_punctuate_and_export(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(data, "load_imdb", _cached_imdb)
+def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
     recipe.main(
         [
             *SMALL, "--cell", "lstm", "--unidirectional",
