@@ -122,7 +122,7 @@ def test_evaluate_refuses_a_checkpoint_that_does_not_fit(tmp_path):
     words.save(tmp_path / "words.keras")
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     other.save(tmp_path / "other.keras")
-    for name, message in [("words", "vocabulary of 28"), ("other", "build_language")]:
+    for name, message in [("words", "vocabulary of 31"), ("other", "build_language")]:
         with pytest.raises(SystemExit, match="--evaluate") as exit_info:
             recipe.main([*SMALL, "--evaluate", str(tmp_path / f"{name}.keras")])
         assert message in str(exit_info.value)
