@@ -348,11 +348,11 @@ def main(argv=None):
     if args.ngram_orders:
         report_ngrams(args.ngram_orders, streams, len(vocabulary))
 
-    config = model_config(args, len(vocabulary))
     if args.evaluate:
         config, weights = load_checkpoint(args.evaluate, len(vocabulary))
         report_perplexity(config, weights, streams, args.eval_rows)
         return
+    config = model_config(args, len(vocabulary))
     train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
     with strategy.scope():
         config, model, history = fit(args, config, len(streams["train"]), train, valid)
