@@ -114,7 +114,11 @@ def test_language_model_search_trial_carries_states(
     config = language_model.model_config(args, len(vocabulary))
 
     def build(hp):  # as the recipe's `tuned_config` builds its trials
-        hp.Fixed("num_layers", 1)  # the one choice the test makes: fast to trace
+        # The test's choices: a small model, fast to trace and to run in
+        # float16, which this CPU only emulates.
+        hp.Fixed("num_layers", 1)
+        hp.Fixed("units", 64)
+        hp.Fixed("embedding_dim", 64)
         options = language_model.training_options(args)
         model = build_language_model(
             **language_model.config_from_hp(hp, config), **options
@@ -212,10 +216,19 @@ def test_sentiment_birnn_trains(policy, reviews, fits):
     assert_probabilities_of_reviews(model, reviews)
 
 
-def test_sentiment_textcnn_search_trial(policy, reviews, fits, tmp_path):
+def test_sentiment_textcnn_search_trial(policy, reviews, fits, tmp_path, monkeypatch):
     _, _, _, train, valid = reviews
     flags = ["--model", "textcnn", *search_flags(tmp_path)]
     args, config = sentiment_setup(policy, reviews, flags)
+    search_space = sentiment.config_from_hp
+
+    def small_search_space(hp, *args, **kwargs):
+        # The test's choices: a small model (this CPU only emulates float16).
+        hp.Fixed("embedding_dim", 50)
+        hp.Fixed("filters", 50)
+        return search_space(hp, *args, **kwargs)
+
+    monkeypatch.setattr(sentiment, "config_from_hp", small_search_space)
     sentiment.tuned_model(args, config, None, train, valid)
     (trial,) = fits
     assert_trained_in(policy, trial, ["probability"], trial=True)
@@ -264,7 +277,11 @@ def test_translation_search_trial_then_greedy_and_beam_search(
     assert config["attention"]
 
     def build(hp):  # as the recipe's `fit` builds its trials
-        hp.Fixed("num_layers", 1)  # the one choice the test makes: fast to trace
+        # The test's choices: a small model, fast to trace and to run in
+        # float16, which this CPU only emulates.
+        hp.Fixed("num_layers", 1)
+        hp.Fixed("units", 64)
+        hp.Fixed("embedding_dim", 64)
         optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop"))
         return translation.new_model(translation.config_from_hp(hp, config), optimizer)
 
@@ -350,6 +367,7 @@ def test_sst_treelstm_search_trial_and_report(policy, treebank, fits, tmp_path, 
     args, config = sst_setup(policy, treebank, flags)
 
     def build(hp):  # as the recipe's `fit` builds its trials
+        hp.Fixed("units", 50)  # small: this CPU only emulates float16
         optimizer = optimizer_from_hp(hp, optimizers=("adagrad", "adam"))
         return sst.new_model(args, sst.config_from_hp(hp, config), optimizer, None)
 
