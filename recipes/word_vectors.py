@@ -24,7 +24,6 @@ SavedModel from words to vectors. The comparison with gensim is
     python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5
 """
 
-import math
 import os
 
 import keras
@@ -32,7 +31,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.data.skipgram import (
-    expected_pairs,
+    expected_batches,
     keep_probabilities,
     skipgram_dataset,
     subword_table,
@@ -223,12 +222,17 @@ def model_config(args, vocabulary):
     return config
 
 
+def config_from_hp(hp, config):
+    """The search space: the vector size and the learning rate."""
+    trial = {**config, "dim": hp.Choice("dim", [50, 100, 200, 300])}
+    return trial, hp.Float("learning_rate", 0.005, 0.1, sampling="log")
+
+
 def fit(args, config, train, valid, total_steps):
     if args.tune:
 
         def build(hp):
-            trial = {**config, "dim": hp.Choice("dim", [50, 100, 200, 300])}
-            rate = hp.Float("learning_rate", 0.005, 0.1, sampling="log")
+            trial, rate = config_from_hp(hp, config)
             return compile_skipgram(build_skipgram(**trial), rate, total_steps)
 
         best, hypermodel = search(
@@ -307,12 +311,14 @@ def main(argv=None):
         )
     counts = word_counts(vocabulary)
     num_words = sum(len(sentence) for sentence in train)
-    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
-    total_steps = math.ceil(pairs / args.batch_size) * args.epochs
+    batches = expected_batches(
+        counts, keep_probabilities(counts, args.sample), args.window, args.batch_size
+    )
+    total_steps = batches * args.epochs
     print(
         f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
         f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "
-        f"{args.min_count}); about {pairs:,.0f} pairs per epoch; model "
+        f"{args.min_count}); about {batches:,} batches per epoch; model "
         f"{args.model}; precision {policy}; {strategy.num_replicas_in_sync} "
         "replica(s)."
     )
