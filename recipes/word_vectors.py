@@ -24,6 +24,7 @@ SavedModel from words to vectors. The comparison with gensim is
     python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5
 """
 
+import math
 import os
 
 import keras
@@ -31,7 +32,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.data.skipgram import (
-    expected_batches,
+    expected_pairs,
     keep_probabilities,
     skipgram_dataset,
     subword_table,
@@ -311,14 +312,12 @@ def main(argv=None):
         )
     counts = word_counts(vocabulary)
     num_words = sum(len(sentence) for sentence in train)
-    batches = expected_batches(
-        counts, keep_probabilities(counts, args.sample), args.window, args.batch_size
-    )
-    total_steps = batches * args.epochs
+    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
+    total_steps = math.ceil(pairs / args.batch_size) * args.epochs
     print(
         f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
         f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "
-        f"{args.min_count}); about {batches:,} batches per epoch; model "
+        f"{args.min_count}); about {pairs:,.0f} pairs per epoch; model "
         f"{args.model}; precision {policy}; {strategy.num_replicas_in_sync} "
         "replica(s)."
     )

@@ -37,8 +37,6 @@ class NegativeSamplingLoss(keras.losses.Loss):
         super().__init__(reduction=reduction, name=name, **kwargs)
 
     def call(self, labels, logits):
-        # `(..., 1 + K)` -> `(...)`; the batches' weights (0 for an empty
-        # context slot) then multiply these per-pair losses.
         losses = ops.binary_crossentropy(labels, logits, from_logits=True)
         return ops.sum(losses, axis=-1)
 
@@ -160,15 +158,12 @@ def build_skipgram(vocab_size, dim=100, negatives=5, subword_table=None, buckets
         buckets: The number of n-gram hash buckets of that table.
 
     Returns:
-        A `keras.Model` from `{"center": (batch,), "context": (batch, C),
-        "noise": (batch, C, K)}` to float32 logits `(batch, C, 1 + K)`:
-        u_o . v_c, then u_{n_k} . v_c, for each of a center's C context
-        slots (`garden.data.skipgram.skipgram_dataset`); v_c is computed
-        once per center.
+        A `keras.Model` from `{"center", "context", "noise"}` to float32
+        logits `(batch, 1 + K)`: u_o . v_c, then u_{n_k} . v_c.
     """
     center = keras.Input((), dtype="int32", name="center")
-    context = keras.Input((None,), dtype="int32", name="context")
-    noise = keras.Input((None, negatives), dtype="int32", name="noise")
+    context = keras.Input((), dtype="int32", name="context")
+    noise = keras.Input((negatives,), dtype="int32", name="noise")
     if subword_table is None:
         centers = SubwordEmbedding(vocab_size, dim, name="center_embedding")
     else:
@@ -186,32 +181,15 @@ def build_skipgram(vocab_size, dim=100, negatives=5, subword_table=None, buckets
         vocab_size, dim, embeddings_initializer="zeros", name="context_embedding"
     )
     v = centers(center)
-    targets = keras.layers.Concatenate(axis=-1)([ops.expand_dims(context, -1), noise])
+    targets = keras.layers.Concatenate(axis=1)(
+        [keras.layers.Reshape((1,))(context), noise]
+    )
     u = contexts(targets)
-    logits = PairScores(dtype="float32", name="logits")([u, v])
+    logits = keras.layers.Dot(axes=(2, 1), dtype="float32", name="logits")([u, v])
     name = "skipgram" if subword_table is None else "fasttext"
     return keras.Model(
         {"center": center, "context": context, "noise": noise}, logits, name=name
     )
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class PairScores(keras.layers.Layer):
-    """u . v_c for every context and noise vector u of a center c.
-
-    Call arguments:
-        inputs: `[u, v]`: u `(batch, C, 1 + K, d)` and v `(batch, d)`.
-
-    Returns:
-        `(batch, C, 1 + K)`.
-    """
-
-    def call(self, inputs):
-        u, v = inputs
-        return ops.einsum("bctd,bd->bct", u, v)
-
-    def compute_output_shape(self, input_shapes):
-        return input_shapes[0][:-1]
 
 
 def compile_skipgram(model, learning_rate=0.025, total_steps=None, final_fraction=1e-4):

@@ -7,11 +7,10 @@ import pytest
 import tensorflow as tf
 
 from garden.data.skipgram import (
-    centers_per_batch,
     keep_probabilities,
     noise_distribution,
-    skipgram_contexts,
     skipgram_dataset,
+    skipgram_pairs,
     subword_buckets,
     subword_strings,
     subword_table,
@@ -30,26 +29,16 @@ def test_keep_probability_is_word2vecs_formula():
         keep_probabilities(counts, sample=-1)
 
 
-def contexts_of(ids, sentence, window, seed=(1, 2), sample=0.0):
+def pairs_of(ids, sentence, window, seed=(1, 2), sample=0.0):
     keep = tf.constant(keep_probabilities(np.ones(100), sample))
-    centers, contexts = skipgram_contexts(
+    centers, contexts = skipgram_pairs(
         tf.constant(ids, tf.int32),
         tf.constant(sentence, tf.int32),
         keep,
         window,
         tf.constant(seed, tf.int32),
     )
-    return centers.numpy().tolist(), contexts.numpy().tolist()
-
-
-def pairs_of(ids, sentence, window, seed=(1, 2), sample=0.0):
-    centers, contexts = contexts_of(ids, sentence, window, seed, sample)
-    return [
-        (center, context)
-        for center, row in zip(centers, contexts)
-        for context in row
-        if context >= 0
-    ]
+    return list(zip(centers.numpy().tolist(), contexts.numpy().tolist()))
 
 
 def test_window_one_gives_exactly_the_neighbours_in_the_same_sentence():
@@ -74,35 +63,20 @@ def test_dynamic_window_weights_near_contexts_more():
     np.testing.assert_allclose(ratios, [0.75, 0.5, 0.25], atol=0.06)
 
 
-def test_a_center_sees_its_own_window_on_both_sides_nearest_first():
-    ids = list(range(2, 62))
-    centers, contexts = contexts_of(ids, [0] * 60, window=4, seed=(3, 4))
-    assert sorted(centers) == ids  # every word once, in shuffled order
-    assert centers != ids
-    for center, row in zip(centers, contexts):
-        # Slots hold the words at +1, -1, +2, -2, ...: b words each side
-        # (fewer at the sentence's ends), then empty slots.
-        b = sum(context >= 0 for context in row[0::2] + row[1::2]) // 2
-        if 5 < center < 58:  # four words on either side
-            want = [center + sign * d for d in range(1, b + 1) for sign in (1, -1)]
-            assert row == want + [-1] * (8 - 2 * b), (center, row)
-
-
 def test_subsampling_keeps_words_at_their_probability():
     counts = np.zeros(10)
     counts[2], counts[3] = 9_000, 1_000
     ids = np.tile(np.array([2] * 9 + [3], np.int32), 2000)
     keep = keep_probabilities(counts, sample=0.05)
     kept = collections.Counter()
-    # Count kept words through the dataset of one long sentence: every kept
-    # word has a kept neighbour, so it is a center once.
+    # Count kept words through the dataset of one long sentence, window 1:
+    # every kept word in the middle is the center of exactly two pairs.
     dataset = skipgram_dataset(
         [ids], counts, window=1, negatives=1, sample=0.05, batch_size=4096, min_id=2
     )
-    for inputs, _, weights in dataset:
-        assert (weights.numpy().sum(axis=1) >= 1).all()
+    for inputs, _ in dataset:
         kept.update(inputs["center"].numpy().tolist())
-    rate = {word: kept[word] / np.sum(ids == word) for word in (2, 3)}
+    rate = {word: kept[word] / 2 / np.sum(ids == word) for word in (2, 3)}
     assert rate[2] == pytest.approx(keep[2], abs=0.03)
     assert rate[3] == pytest.approx(keep[3], abs=0.03)
     assert rate[2] < rate[3]
@@ -115,7 +89,7 @@ def test_noise_follows_the_unigram_distribution_to_the_three_quarters():
         sentences, counts, window=2, negatives=20, sample=0, batch_size=256, min_id=2
     )
     noise = np.concatenate(
-        [inputs["noise"].numpy().ravel() for _ in range(20) for inputs, *_ in dataset]
+        [inputs["noise"].numpy().ravel() for _ in range(20) for inputs, _ in dataset]
     )
     frequency = np.bincount(noise, minlength=6) / len(noise)
     np.testing.assert_allclose(frequency, noise_distribution(counts), atol=0.01)
@@ -132,19 +106,10 @@ def test_dataset_batches_and_labels():
         batch_size=32,
         min_id=2,
     )
-    inputs, labels, weights = next(iter(dataset))
-    batch = centers_per_batch(32, 2)
-    assert batch == 10 and inputs["center"].shape == (batch,)
-    assert inputs["context"].shape == (batch, 4)
-    assert inputs["noise"].shape == (batch, 4, 3)
-    assert labels.shape == (batch, 4, 4) and weights.shape == (batch, 4)
-    assert (labels.numpy()[..., 0] == 1).all() and not labels.numpy()[..., 1:].any()
+    inputs, labels = next(iter(dataset))
+    assert inputs["center"].shape == (32,) and inputs["noise"].shape == (32, 3)
+    assert labels.numpy().tolist()[0] == [1.0, 0.0, 0.0, 0.0]
     assert (inputs["center"].numpy() >= 2).all()
-    # Real contexts are words; empty slots hold <pad> (0) and weigh 0.
-    context = inputs["context"].numpy()
-    assert ((context >= 2) == (weights.numpy() == 1)).all()
-    assert (context[weights.numpy() == 0] == 0).all()
-    assert 1 <= weights.numpy().sum(axis=1).min()
 
 
 def test_dataset_rejects_bad_arguments():

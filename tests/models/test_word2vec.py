@@ -25,18 +25,15 @@ def test_one_batch_is_word2vecs_pairwise_sgd_summed():
     u = rng.normal(size=(20, 4)).astype("float32")
     model.get_layer("center_embedding").embeddings.assign(v)
     model.get_layer("context_embedding").embeddings.assign(u)
-    # Centers 3 and 5; 3 has two contexts, 5 one and an empty slot.
     inputs = {
-        "center": np.array([3, 5], "int32"),
-        "context": np.array([[4, 6], [3, 0]], "int32"),
-        "noise": np.array([[[7, 8], [9, 4]], [[3, 3], [1, 2]]], "int32"),
+        "center": np.array([3, 3, 5], "int32"),
+        "context": np.array([4, 6, 3], "int32"),
+        "noise": np.array([[7, 8], [9, 4], [3, 3]], "int32"),
     }
-    labels = np.tile(np.array([1, 0, 0], "float32"), (2, 2, 1))
-    weights = np.array([[1, 1], [1, 0]], "float32")
-    loss = model.train_on_batch(inputs, labels, sample_weight=weights)
+    labels = np.array([[1, 0, 0]] * 3, "float32")
+    loss = model.train_on_batch(inputs, labels)
     want_v, want_u, want_loss = v.copy(), u.copy(), 0.0
-    pairs = [(3, 4, [7, 8]), (3, 6, [9, 4]), (5, 3, [3, 3])]
-    for c, o, noise in pairs:
+    for c, o, noise in zip(inputs["center"], inputs["context"], inputs["noise"]):
         for word, label in zip([o, *noise], [1, 0, 0]):
             score = u[word] @ v[c]
             want_loss -= np.log(sigmoid(score) if label else sigmoid(-score))
@@ -48,8 +45,6 @@ def test_one_batch_is_word2vecs_pairwise_sgd_summed():
     np.testing.assert_allclose(got_v, want_v, atol=1e-6)
     got_u = model.get_layer("context_embedding").embeddings.numpy()
     np.testing.assert_allclose(got_u, want_u, atol=1e-6)
-    # The empty slot's words (<pad>, 1, 2) did not move.
-    np.testing.assert_array_equal(got_u[:3], u[:3])
 
 
 def test_context_vectors_start_at_zero_and_rate_falls_linearly():
@@ -129,11 +124,11 @@ def test_fasttext_updates_every_row_with_the_whole_gradient():
     before = layer.embeddings.numpy()
     inputs = {
         "center": np.array([3], "int32"),
-        "context": np.array([[2]], "int32"),
-        "noise": np.array([[[3]]], "int32"),
+        "context": np.array([2], "int32"),
+        "noise": np.array([[3]], "int32"),
     }
     v = before[table[3][table[3] >= 0]].mean(0)
-    model.train_on_batch(inputs, np.array([[[1, 0]]], "float32"))
+    model.train_on_batch(inputs, np.array([[1, 0]], "float32"))
     # fastText's rule: every row moves by the step of v_c, not a 1/|G_c| share.
     step = -0.1 * ((sigmoid(u[2] @ v) - 1) * u[2] + sigmoid(u[3] @ v) * u[3])
     # A bucket that two n-grams share (30 buckets) moves once per n-gram.
