@@ -24,6 +24,7 @@ from garden.models.seq2seq import build_seq2seq, translate_ids
 from garden.training import make_optimizer, set_precision
 from garden.tuning import optimizer_from_hp, search
 from recipes import language_model, sentiment, sst, translation
+from tests.recipes.conftest import fix_search_space
 from tests.recipes.test_language_model import SMALL as LANGUAGE_MODEL_SMALL
 from tests.recipes.test_sentiment import SMALL as SENTIMENT_SMALL
 from tests.recipes.test_sst import SMALL as SST_SMALL
@@ -220,15 +221,8 @@ def test_sentiment_textcnn_search_trial(policy, reviews, fits, tmp_path, monkeyp
     _, _, _, train, valid = reviews
     flags = ["--model", "textcnn", *search_flags(tmp_path)]
     args, config = sentiment_setup(policy, reviews, flags)
-    search_space = sentiment.config_from_hp
-
-    def small_search_space(hp, *args, **kwargs):
-        # The test's choices: a small model (this CPU only emulates float16).
-        hp.Fixed("embedding_dim", 50)
-        hp.Fixed("filters", 50)
-        return search_space(hp, *args, **kwargs)
-
-    monkeypatch.setattr(sentiment, "config_from_hp", small_search_space)
+    # A small model: this CPU only emulates float16.
+    fix_search_space(monkeypatch, sentiment, embedding_dim=50, filters=50)
     sentiment.tuned_model(args, config, None, train, valid)
     (trial,) = fits
     assert_trained_in(policy, trial, ["probability"], trial=True)

@@ -9,6 +9,7 @@ from garden.models.word2vec import WordVectors
 from recipes import word_vectors as recipe
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
+from tests.recipes.conftest import fix_search_space
 
 FRUIT = ["apple", "banana", "cherry", "grape", "mango", "peach"]
 VEHICLES = ["car", "truck", "bus", "train", "bike", "tram"]
@@ -129,13 +130,7 @@ def test_history_has_the_validation_loss(trained):
 
 
 def test_a_search_trial_in_mixed_precision(corpus, tmp_path, capsys, monkeypatch):
-    search_space = recipe.config_from_hp
-
-    def small_search_space(hp, config):
-        hp.Fixed("dim", 50)  # the test's choice: small and fast
-        return search_space(hp, config)
-
-    monkeypatch.setattr(recipe, "config_from_hp", small_search_space)
+    fix_search_space(monkeypatch, recipe, dim=50)
     recipe.main(
         [
             "--corpus", "text", "--text-file", corpus, "--model", "fasttext",
