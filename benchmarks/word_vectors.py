@@ -18,7 +18,6 @@ gensim is a benchmark-only dependency (`pip install gensim`).
 """
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -27,10 +26,6 @@ import keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from garden.data.skipgram import (  # noqa: E402
-    expected_pairs,
-    keep_probabilities,
-)
 from garden.models.word2vec import (  # noqa: E402
     WordVectors,
     build_skipgram,
@@ -40,8 +35,7 @@ from recipes import word_vectors as recipe  # noqa: E402
 
 
 def train_ours(args, vocabulary, counts, train, valid):
-    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
-    total_steps = math.ceil(pairs / args.batch_size) * args.epochs
+    _, total_steps = recipe.schedule_length(args, counts)
     train_data, valid_data = recipe.datasets(args, train, valid, vocabulary, counts)
     model = compile_skipgram(
         build_skipgram(**recipe.model_config(args, vocabulary)),

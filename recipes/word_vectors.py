@@ -223,6 +223,16 @@ def model_config(args, vocabulary):
     return config
 
 
+def schedule_length(args, counts):
+    """About how many pairs an epoch yields, and the SGD steps of the whole run.
+
+    The learning rate falls linearly over those steps, as in word2vec; the
+    gensim benchmark trains ours with the same schedule.
+    """
+    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
+    return pairs, math.ceil(pairs / args.batch_size) * args.epochs
+
+
 def config_from_hp(hp, config):
     """The search space: the vector size and the learning rate."""
     trial = {**config, "dim": hp.Choice("dim", [50, 100, 200, 300])}
@@ -312,8 +322,7 @@ def main(argv=None):
         )
     counts = word_counts(vocabulary)
     num_words = sum(len(sentence) for sentence in train)
-    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
-    total_steps = math.ceil(pairs / args.batch_size) * args.epochs
+    pairs, total_steps = schedule_length(args, counts)
     print(
         f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
         f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "
