@@ -1,9 +1,8 @@
 """Export of a text classifier: a raw review in, P(positive) and the label out."""
 
-import keras
 import tensorflow as tf
 
-from garden.export.serving import example_texts, write_version
+from garden.export.serving import example_texts, tracking_archive, write_version
 
 CLASS_NAMES = ("negative", "positive")
 
@@ -33,10 +32,7 @@ def classifier_archive(model, tokenizer, vocabulary, max_length=500):
         The `keras.export.ExportArchive`.
     """
     lookup = vocabulary.to_string_lookup()
-    lookup.build(None)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(lookup)
+    archive = tracking_archive(model, lookup)
     class_names = tf.constant(CLASS_NAMES)
 
     def serve(text):

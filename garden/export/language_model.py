@@ -4,7 +4,12 @@ import keras
 import tensorflow as tf
 
 from garden.decoding import generate
-from garden.export.serving import example_number, example_texts, write_version
+from garden.export.serving import (
+    example_number,
+    example_texts,
+    tracking_archive,
+    write_version,
+)
 
 MAX_LENGTH_LIMIT = 1000
 
@@ -49,17 +54,9 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
     """
     lookup = vocabulary.to_string_lookup()
     inverse = vocabulary.to_string_lookup(invert=True)
-    for layer in (lookup, inverse):
-        layer.build(None)
     sampler = _Sampler(seed)
-    sampler.build(None)
     state_sizes = [state.shape[-1] for state in generator.inputs[1:]]
-
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    archive.track(lookup)
-    archive.track(inverse)
-    archive.track(sampler)
+    archive = tracking_archive(generator, lookup, inverse, sampler)
 
     def ids_of(texts):
         tokens = tokenizer.tokenize_graph(texts)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 
 import grpc
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
@@ -28,6 +29,21 @@ from tensorflow_serving.apis import (
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # TF Serving replays at most this many warmup records per version.
 MAX_WARMUP_RECORDS = 1000
+
+
+def tracking_archive(*tracked):
+    """A `keras.export.ExportArchive` that tracks `tracked`, in that order.
+
+    The lookup layers of `Vocabulary.to_string_lookup` (and other layers that
+    hold state but are never called before the export) are built first, so
+    their tables are created and saved with the model.
+    """
+    archive = keras.export.ExportArchive()
+    for layer in tracked:
+        if not layer.built:
+            layer.build(None)
+        archive.track(layer)
+    return archive
 
 
 def next_version(root, model_name):

@@ -6,11 +6,10 @@ parsed inside the graph with the same rules, and the same error messages, as
 return the 5-way class probabilities of the whole sentence (the root).
 """
 
-import keras
 import tensorflow as tf
 
 from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
-from garden.export.serving import example_texts, write_version
+from garden.export.serving import example_texts, tracking_archive, write_version
 from garden.models.tree import TREE_INPUTS
 
 _OPEN, _CLOSE, _WORD = 0, 1, 2
@@ -280,10 +279,7 @@ def tree_archive(model, vocabulary):
         The `keras.export.ExportArchive`.
     """
     lookup = vocabulary.to_string_lookup()
-    lookup.build(None)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(lookup)
+    archive = tracking_archive(model, lookup)
     ragged = tf.RaggedTensorSpec([None], tf.int32, ragged_rank=0)
 
     def parse(text):
@@ -334,10 +330,7 @@ def sentence_archive(model, vocabulary):
     A sentence with no words gets the model's prediction for no words.
     """
     lookup = vocabulary.to_string_lookup()
-    lookup.build(None)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(lookup)
+    archive = tracking_archive(model, lookup)
 
     def serve(sentence):
         words = tf.strings.split(

@@ -1,10 +1,9 @@
 """Export of a punctuation tagger: bare text in, punctuated text out."""
 
-import keras
 import tensorflow as tf
 
 from garden.data.punctuation import MARKS, PUNCTUATION_LABELS
-from garden.export.serving import example_texts, write_version
+from garden.export.serving import example_texts, tracking_archive, write_version
 
 
 def tagger_archive(model, tokenizer, vocabulary, window):
@@ -36,10 +35,7 @@ def tagger_archive(model, tokenizer, vocabulary, window):
         The `keras.export.ExportArchive`.
     """
     lookup = vocabulary.to_string_lookup()
-    lookup.build(None)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(lookup)
+    archive = tracking_archive(model, lookup)
     marks = tf.constant(MARKS)
     label_names = tf.constant(PUNCTUATION_LABELS)
 

@@ -1,9 +1,13 @@
 """Export of a translation model: source text in, translated text out."""
 
-import keras
 import tensorflow as tf
 
-from garden.export.serving import example_number, example_texts, write_version
+from garden.export.serving import (
+    example_number,
+    example_texts,
+    tracking_archive,
+    write_version,
+)
 from garden.models.seq2seq import translate_ids
 
 # No output is longer than this many tokens, whatever the input (a bound on
@@ -48,11 +52,7 @@ def translation_archive(
 
     source_lookup = source_vocabulary.to_string_lookup()
     target_words = target_vocabulary.to_string_lookup(invert=True)
-    source_lookup.build(None)
-    target_words.build(None)
-    archive = keras.export.ExportArchive()
-    for tracked in (models.training, source_lookup, target_words):
-        archive.track(tracked)
+    archive = tracking_archive(models.training, source_lookup, target_words)
     eos_id = target_vocabulary.eos_id
 
     def serve(text, beam_width):
