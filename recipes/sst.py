@@ -54,9 +54,16 @@ from garden.training.sentiment_metrics import sentiment_scores
 from garden.tuning import searched_or_flagged_model
 
 # SST's Penn Treebank tokens that the biLM's review tokenizer writes otherwise.
+# That tokenizer splits every punctuation mark off ("it ' s", "can ' t"), so
+# PTB's clitics ("it 's", "ca n't") are never biLM words: each maps to the
+# word it stands for ('s to "is", its sense after it, there, that, he and
+# what, half of SST's 's).
 PTB_ALIASES = {
     "-lrb-": "(", "-rrb-": ")", "-lsb-": "[", "-rsb-": "]", "-lcb-": "{",
-    "-rcb-": "}", "``": '"', "''": '"', "`": "'", "--": "-", "n't": "not",
+    "-rcb-": "}", "``": '"', "''": '"', "`": "'", "--": "-", "...": ".",
+    "n't": "not", "ca": "can", "wo": "will", "'s": "is", "'re": "are",
+    "'ll": "will", "'ve": "have", "'m": "am", "'d": "would",
+    "mr.": "mr", "mrs.": "mrs", "ms.": "ms", "dr.": "dr",
 }  # fmt: skip
 
 

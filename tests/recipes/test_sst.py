@@ -75,7 +75,7 @@ def tiny_bilm(path):
 
 def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     bilm = tiny_bilm(tmp_path / "bilm.keras")
-    # Seed 2 samples training trees with brackets, `n't` and `` in them.
+    # Seed 2 samples training trees with brackets, `n't`, `'s` and `` in them.
     flags = [*SMALL, "--seed", "2"]
     recipe.main(
         [*flags, "--model", "bilstm", "--bilm", bilm]
@@ -94,12 +94,9 @@ def test_bilstm_with_bilm_features_serves_raw_sentences(tmp_path, capsys):
     got = served(sentence=tf.constant([sentence]))["probabilities"].numpy()
     np.testing.assert_allclose(got, np.asarray(model(ids)), atol=1e-5)
     bilm_ids = np.asarray(model.get_layer("elmo_bilm").id_map)
-    # PTB's brackets and "n't" reach the biLM as its own "(", ")" and "not".
-    assert [WORDS[bilm_ids[vocabulary[w]] - 4] for w in ("-lrb-", "-rrb-", "n't")] == [
-        "(",
-        ")",
-        "not",
-    ]
+    # PTB's brackets and clitics reach the biLM as its own words.
+    aliases = {"-lrb-": "(", "-rrb-": ")", "n't": "not", "'s": "is"}
+    assert {w: WORDS[bilm_ids[vocabulary[w]] - 4] for w in aliases} == aliases
 
 
 def test_bilm_flag_errors_name_the_flag(tmp_path, capsys):
