@@ -35,7 +35,7 @@ from recipes import word_vectors as recipe  # noqa: E402
 
 
 def train_ours(args, vocabulary, counts, train, valid):
-    _, total_steps = recipe.schedule_length(args, counts)
+    _, total_steps = recipe.schedule_length(args, train, vocabulary, counts)
     train_data, valid_data = recipe.datasets(args, train, valid, vocabulary, counts)
     model = compile_skipgram(
         build_skipgram(**recipe.model_config(args, vocabulary)),

@@ -223,13 +223,15 @@ def model_config(args, vocabulary):
     return config
 
 
-def schedule_length(args, counts):
+def schedule_length(args, train, vocabulary, counts):
     """About how many pairs an epoch yields, and the SGD steps of the whole run.
 
     The learning rate falls linearly over those steps, as in word2vec; the
     gensim benchmark trains ours with the same schedule.
     """
-    pairs = expected_pairs(counts, keep_probabilities(counts, args.sample), args.window)
+    train_ids = [vocabulary.encode(sentence) for sentence in train]
+    keep = keep_probabilities(counts, args.sample)
+    pairs = expected_pairs(train_ids, keep, args.window, min_id=MIN_ID)
     return pairs, math.ceil(pairs / args.batch_size) * args.epochs
 
 
@@ -322,7 +324,7 @@ def main(argv=None):
         )
     counts = word_counts(vocabulary)
     num_words = sum(len(sentence) for sentence in train)
-    pairs, total_steps = schedule_length(args, counts)
+    pairs, total_steps = schedule_length(args, train, vocabulary, counts)
     print(
         f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
         f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "

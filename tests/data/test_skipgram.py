@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from garden.data.skipgram import (
+    expected_pairs,
     keep_probabilities,
     noise_distribution,
     skipgram_dataset,
@@ -80,6 +81,24 @@ def test_subsampling_keeps_words_at_their_probability():
     assert rate[2] == pytest.approx(keep[2], abs=0.03)
     assert rate[3] == pytest.approx(keep[3], abs=0.03)
     assert rate[2] < rate[3]
+
+
+def test_expected_pairs_counts_what_an_epoch_yields_in_short_sentences():
+    # Sentences of 2 to 11 words yield far fewer pairs than (window + 1) a
+    # word, the count that once sized the learning-rate schedule.
+    rng = np.random.default_rng(0)
+    sentences = [rng.integers(2, 6, rng.integers(2, 12)) for _ in range(400)]
+    counts = np.bincount(np.concatenate(sentences), minlength=6).astype(float)
+    for sample in (0.0, 0.05):
+        keep = keep_probabilities(counts, sample=sample)
+        dataset = skipgram_dataset(
+            sentences, counts, window=5, negatives=1, sample=sample, min_id=2
+        )
+        epochs = 10
+        pairs = sum(len(inputs["center"]) for inputs, _ in dataset.repeat(epochs))
+        want = expected_pairs(sentences, keep, window=5, min_id=2)
+        assert want == pytest.approx(pairs / epochs, rel=0.03)
+        assert want < 0.7 * np.sum(counts * keep) * 6
 
 
 def test_noise_follows_the_unigram_distribution_to_the_three_quarters():
