@@ -120,16 +120,28 @@ class SubwordEmbedding(keras.layers.Layer):
         ids = ops.cast(ids, "int32")
         if self.subword_table_shape is None:
             return ops.take(self.embeddings, ids, axis=0)
-        rows = ops.take(self.table, ids, axis=0)
-        present = ops.cast(rows >= 0, self.compute_dtype)
-        vectors = ops.take(self.embeddings, ops.maximum(rows, 0), axis=0)
-        total = ops.sum(vectors * present[..., None], axis=1)
-        mean = total / ops.sum(present, axis=1, keepdims=True)
+        shape = ops.shape(ids)
+        rows = ops.take(self.table, ops.reshape(ids, (-1,)), axis=0)
+        # Only the real entries: a word has 14 rows on average in running
+        # text but the table is as wide as the longest word's (71 on PTB),
+        # and gathering the -1 padding as well made the gradient scatter five
+        # times the rows it needs (80% of a step). `nonzero` gives them in
+        # row-major order, so each center's entries are one sorted segment
+        # (never empty: column 0 is the word's own row).
+        # The flat list has a dynamic length: no XLA (`compile_skipgram`).
+        center, slot = ops.nonzero(rows >= 0)
+        entries = ops.take(ops.reshape(rows, (-1,)), center * ops.shape(rows)[1] + slot)
+        vectors = ops.take(self.embeddings, entries, axis=0)
+        total = ops.segment_sum(vectors, center, sorted=True)
+        count = ops.sum(ops.cast(rows >= 0, self.compute_dtype), axis=1)
+        mean = total / count[:, None]
         # The value is the mean, but each row is updated with the whole
         # gradient of v_c (the gradient of the sum), as fastText and gensim
         # update the word and every n-gram: the mean's own gradient would
         # give each of the ~25 rows only 1/25 of the step.
-        return total + ops.stop_gradient(mean - total)
+        return ops.reshape(
+            total + ops.stop_gradient(mean - total), (*shape, self.output_dim)
+        )
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
@@ -214,6 +226,9 @@ def compile_skipgram(model, learning_rate=0.025, total_steps=None, final_fractio
     model.compile(
         optimizer=keras.optimizers.SGD(rate),
         loss=NegativeSamplingLoss(),
+        # XLA would densify the sparse row updates into whole-table ones, and
+        # cannot compile fastText's variable-length subword lists.
+        jit_compile=False,
     )
     return model
 

@@ -137,3 +137,23 @@ def test_fasttext_updates_every_row_with_the_whole_gradient():
     np.testing.assert_allclose(moved[rows], times[:, None] * step, atol=1e-6)
     others = np.setdiff1d(np.arange(len(before)), rows)
     assert not moved[others].any()
+
+
+def test_fasttext_gradient_scatters_only_the_real_rows():
+    import tensorflow as tf
+
+    tokens = ["<pad>", "<unk>", "a", "walking"]
+    table = subword_table(tokens, buckets=30, min_n=3, max_n=4, min_id=2)
+    layer = SubwordEmbedding(4 + 30, 5, subword_table=table)
+    ids = np.array([[3, 2], [2, 3]], "int32")
+    with tf.GradientTape() as tape:
+        out = layer(ids)
+        loss = tf.reduce_sum(out)
+    gradient = tape.gradient(loss, layer.embeddings.value)
+    # Sparse, one row per real entry: "a" fills 2 of the table's 14 columns
+    # (its id and "<a>"), "walking" all 14; the -1 padding is not scattered.
+    assert table.shape[1] == 14
+    assert isinstance(gradient, tf.IndexedSlices)
+    assert gradient.indices.shape[0] == 2 * (2 + 14)
+    flat = keras.ops.convert_to_numpy(layer(ids.reshape(-1)))
+    np.testing.assert_allclose(out.numpy().reshape(4, 5), flat, rtol=1e-6)
