@@ -35,8 +35,11 @@ from recipes import word_vectors as recipe  # noqa: E402
 
 
 def train_ours(args, vocabulary, counts, train, valid):
-    _, total_steps = recipe.schedule_length(args, train, vocabulary, counts)
-    train_data, valid_data = recipe.datasets(args, train, valid, vocabulary, counts)
+    train_ids = recipe.encode(vocabulary, train)
+    _, total_steps = recipe.schedule_length(args, train_ids, counts)
+    train_data, valid_data = recipe.datasets(
+        args, train_ids, recipe.encode(vocabulary, valid), counts
+    )
     model = compile_skipgram(
         build_skipgram(**recipe.model_config(args, vocabulary)),
         args.learning_rate,

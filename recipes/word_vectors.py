@@ -192,7 +192,12 @@ def word_counts(vocabulary):
     return counts
 
 
-def datasets(args, train, valid, vocabulary, counts):
+def encode(vocabulary, sentences):
+    """Each sentence's ids, once for the schedule and the datasets alike."""
+    return [vocabulary.encode(sentence) for sentence in sentences]
+
+
+def datasets(args, train_ids, valid_ids, counts):
     options = dict(
         window=args.window,
         negatives=args.negatives,
@@ -200,8 +205,6 @@ def datasets(args, train, valid, vocabulary, counts):
         batch_size=args.batch_size,
         min_id=MIN_ID,
     )
-    train_ids = [vocabulary.encode(sentence) for sentence in train]
-    valid_ids = [vocabulary.encode(sentence) for sentence in valid]
     train_data = skipgram_dataset(train_ids, counts, seed=args.seed, **options)
     # Validation pairs are drawn the same way (with the training counts), from
     # the same seed every epoch, so epochs and trials are scored alike.
@@ -223,13 +226,12 @@ def model_config(args, vocabulary):
     return config
 
 
-def schedule_length(args, train, vocabulary, counts):
+def schedule_length(args, train_ids, counts):
     """About how many pairs an epoch yields, and the SGD steps of the whole run.
 
     The learning rate falls linearly over those steps, as in word2vec; the
     gensim benchmark trains ours with the same schedule.
     """
-    train_ids = [vocabulary.encode(sentence) for sentence in train]
     keep = keep_probabilities(counts, args.sample)
     pairs = expected_pairs(train_ids, keep, args.window, min_id=MIN_ID)
     return pairs, math.ceil(pairs / args.batch_size) * args.epochs
@@ -324,7 +326,8 @@ def main(argv=None):
         )
     counts = word_counts(vocabulary)
     num_words = sum(len(sentence) for sentence in train)
-    pairs, total_steps = schedule_length(args, train, vocabulary, counts)
+    train_ids, valid_ids = encode(vocabulary, train), encode(vocabulary, valid)
+    pairs, total_steps = schedule_length(args, train_ids, counts)
     print(
         f"{args.corpus}: {len(train):,} sentences, {num_words:,} words for "
         f"training; vocabulary {len(vocabulary) - MIN_ID:,} words (min count "
@@ -332,7 +335,7 @@ def main(argv=None):
         f"{args.model}; precision {policy}; {strategy.num_replicas_in_sync} "
         "replica(s)."
     )
-    train_data, valid_data = datasets(args, train, valid, vocabulary, counts)
+    train_data, valid_data = datasets(args, train_ids, valid_ids, counts)
     config = model_config(args, vocabulary)
     with strategy.scope():
         model, _ = fit(args, config, train_data, valid_data, total_steps)
