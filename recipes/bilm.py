@@ -25,6 +25,7 @@ Results and the commands that reproduce them are in the README.
 """
 
 import math
+import os
 
 import keras
 import numpy as np
@@ -35,9 +36,11 @@ from garden.training import (
     fit_from_flags,
     load_best,
     make_optimizer,
+    masked_cross_entropy,
     set_precision,
     strategy_from_flags,
 )
+from garden.training.sampled_softmax import SampledSoftmaxModel
 
 # Not served on its own (`--export` is refused): TF Serving's config has no entry.
 SERVED = False
@@ -60,6 +63,15 @@ def parse_args(argv=None):
     )
     task.add_argument("--num-steps", type=cli.positive_int, default=50)
     task.add_argument(
+        "--sampled-softmax",
+        type=cli.positive_int,
+        default=None,
+        metavar="S",
+        help="train on a sampled softmax of S log-uniform words per batch "
+        "(the softmax over the vocabulary is most of a step on a CPU); "
+        "validation and the reported perplexity use the full softmax",
+    )
+    task.add_argument(
         "--steps-per-epoch",
         type=cli.positive_int,
         default=None,
@@ -74,6 +86,11 @@ def parse_args(argv=None):
     cli.check_review_sample(parser, args)
     if args.max_tokens <= 4:
         parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
+    if args.sampled_softmax and args.sampled_softmax >= args.max_tokens:
+        parser.error(
+            "argument --sampled-softmax: expected fewer samples than --max-tokens "
+            f"({args.max_tokens}), got {args.sampled_softmax}"
+        )
     if args.export:
         parser.error(
             "argument --export: the biLM is not served on its own; it is exported "
@@ -110,6 +127,36 @@ def datasets(args, texts, tokenizer, vocabulary):
         tokens = sum(len(row) for row in ids)
         print(f"  {split}: {len(split_texts):,} reviews, {tokens:,} tokens")
     return batches
+
+
+def compile_trainer(args, model, optimizer):
+    """The biLM compiled, or wrapped to train on a sampled softmax."""
+    if not args.sampled_softmax:
+        return compile_bilm(model, optimizer)
+    trainer = SampledSoftmaxModel(
+        model,
+        {direction: f"{direction}_states" for direction in DIRECTIONS},
+        num_samples=args.sampled_softmax,
+        seed=args.seed,
+    )
+    # Validation: the full softmax's loss per direction (log perplexity).
+    trainer.compile(
+        optimizer=optimizer,
+        loss={direction: masked_cross_entropy(pad_id=0) for direction in DIRECTIONS},
+    )
+    return trainer
+
+
+def save_atomically(model, path):
+    """`model.save(path)` through a temporary file, so no half-written file."""
+    temporary = path.removesuffix(".keras") + ".partial.keras"
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
 
 
 def report_perplexity(model, valid):
@@ -158,9 +205,13 @@ def main(argv=None):
         optimizer = make_optimizer(
             args.optimizer, args.learning_rate, clip_norm=args.clip_norm
         )
-        compile_bilm(model, optimizer)
-        fit_from_flags(model, args, batches["train"], batches["valid"], "val_loss")
+        trainer = compile_trainer(args, model, optimizer)
+        fit_from_flags(trainer, args, batches["train"], batches["valid"], "val_loss")
     model = load_best(args.run_dir)
+    if isinstance(model, SampledSoftmaxModel):
+        # best.keras becomes the biLM itself, as downstream `--bilm` reads it.
+        model = compile_bilm(model.model, "adam")
+        save_atomically(model, os.path.join(args.run_dir, "best.keras"))
     report_perplexity(model, batches["valid"])
     print(f"\nbiLM (vocabulary included): {args.run_dir}/best.keras")
 

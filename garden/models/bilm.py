@@ -155,6 +155,8 @@ def build_bilm(
             h = keras.layers.Dropout(dropout, name=f"{direction}_dropout_{j}")(s)
         if direction == "backward":
             h = ReverseSequence(name="backward_in_order")(h, ids)
+        # The softmax's input, by name, for `SampledSoftmaxModel`.
+        h = keras.layers.Identity(name=f"{direction}_states")(h)
         logits[direction] = keras.layers.Activation(
             "linear", dtype="float32", name=direction
         )(embedding(h, reverse=True))

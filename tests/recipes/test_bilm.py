@@ -44,9 +44,20 @@ def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsy
         recipe.main([*SMALL, "--max-tokens", "200", "--evaluate", checkpoint])
 
 
+def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
+    recipe.main([*SMALL, "--run-dir", str(tmp_path), "--sampled-softmax", "50"])
+    perplexities = perplexities_of(capsys.readouterr().out)
+    # Reported on the full softmax over the 300 words.
+    assert all(1 < value < 300 for value in perplexities.values()), perplexities
+    assert sorted(os.listdir(tmp_path)) == ["best.keras", "history.csv", "logs"]
+    features, tokens = load_bilm(str(tmp_path / "best.keras"))
+    assert len(tokens) == 300 and len(features.outputs) == 3
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
+        (["--sampled-softmax", "300"], "--sampled-softmax"),
         (["--validation-size", "40"], "--validation-size"),
         (["--max-tokens", "4"], "--max-tokens"),
         (["--dropout", "1"], "--dropout"),
