@@ -32,6 +32,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.models.bilm import DIRECTIONS, bilm_tokens, build_bilm, compile_bilm
+from garden.reports import replacing
 from garden.training import (
     fit_from_flags,
     load_best,
@@ -67,7 +68,7 @@ def parse_args(argv=None):
         type=cli.positive_int,
         default=None,
         metavar="S",
-        help="train on a sampled softmax of S log-uniform words per batch "
+        help="train on a sampled softmax of S log-uniform draws per batch "
         "(the softmax over the vocabulary is most of a step on a CPU); "
         "validation and the reported perplexity use the full softmax",
     )
@@ -147,18 +148,6 @@ def compile_trainer(args, model, optimizer):
     return trainer
 
 
-def save_atomically(model, path):
-    """`model.save(path)` through a temporary file, so no half-written file."""
-    temporary = path.removesuffix(".keras") + ".partial.keras"
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def report_perplexity(model, valid):
     results = model.evaluate(valid, verbose=0, return_dict=True)
     print("\nHeld-out perplexity (training reviews not trained on):")
@@ -184,6 +173,11 @@ def main(argv=None):
         f"IMDb training reviews for the biLM: vocabulary {len(vocabulary):,}; "
         f"precision {policy}; {strategy.num_replicas_in_sync} replica(s)."
     )
+    if args.sampled_softmax and args.sampled_softmax >= len(vocabulary):
+        raise SystemExit(
+            f"argument --sampled-softmax: expected fewer samples than the "
+            f"{len(vocabulary):,} words of the vocabulary, got {args.sampled_softmax}"
+        )
     batches = datasets(args, texts, tokenizer, vocabulary)
     if args.evaluate:
         model = keras.saving.load_model(args.evaluate)
@@ -211,7 +205,8 @@ def main(argv=None):
     if isinstance(model, SampledSoftmaxModel):
         # best.keras becomes the biLM itself, as downstream `--bilm` reads it.
         model = compile_bilm(model.model, "adam")
-        save_atomically(model, os.path.join(args.run_dir, "best.keras"))
+        with replacing(os.path.join(args.run_dir, "best.keras"), ".keras") as path:
+            model.save(path)
     report_perplexity(model, batches["valid"])
     print(f"\nbiLM (vocabulary included): {args.run_dir}/best.keras")
 

@@ -33,6 +33,7 @@ from keras import ops
 from garden.data.batching import check_positive_integer
 from garden.layers import LSTM, ScalarMix
 from garden.training.metrics import Perplexity, masked_cross_entropy
+from garden.training.sampled_softmax import SampledSoftmaxModel
 
 DIRECTIONS = ("forward", "backward")
 
@@ -370,6 +371,9 @@ def check_bilm_file(path):
         raise ValueError(
             f"expected a biLM saved as a .keras file, got {path!r} ({error})"
         ) from error
+    if config.get("class_name") == "SampledSoftmaxModel":
+        # A checkpoint written while `recipes.bilm --sampled-softmax` trains.
+        config = config.get("config", {}).get("model", {})
     layers = config.get("config", {}).get("layers", [])
     names = {layer.get("config", {}).get("name") for layer in layers}
     classes = {layer.get("class_name") for layer in layers}
@@ -390,4 +394,6 @@ def load_bilm(path):
     """
     check_bilm_file(path)
     bilm = keras.saving.load_model(path, compile=False)
+    if isinstance(bilm, SampledSoftmaxModel):
+        bilm = bilm.model
     return bilm_feature_model(bilm), bilm_tokens(bilm)

@@ -327,22 +327,13 @@ class WordVectors:
         Written to a temporary name and renamed, so a failed write leaves no
         half file; GloVe-style readers (the sentiment recipe) skip the header.
         """
-        import os
-        import tempfile
+        from garden.reports import replacing
 
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".vectors-", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as f:
+        with replacing(path) as temporary:
+            with open(temporary, "w", encoding="utf-8") as f:
                 f.write(f"{len(self.words)} {self.dim}\n")
                 for word, row in zip(self.words, self.vectors):
                     f.write(word + " " + " ".join(f"{x:.6g}" for x in row) + "\n")
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.remove(temporary)
-            raise
 
     @classmethod
     def load_word2vec_format(cls, path):

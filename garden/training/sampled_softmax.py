@@ -11,14 +11,18 @@ tokens, and uses
 
 with every sample equal to the token's target left out (an "accidental
 hit"), as TensorFlow's `sampled_softmax_loss` does. Q is log-uniform over
-ids sorted most frequent first, TensorFlow's `log_uniform_candidate_sampler`:
+ids sorted most frequent first, as TensorFlow's `log_uniform_candidate_sampler`:
 
     Q(k) = log((k + 2) / (k + 1)) / log(V + 1)
 
 Peters et al. (2018) trained the ELMo biLM this way. Written here because
 Keras has none and `tf.nn.sampled_softmax_loss` is TensorFlow-only; these are
-`keras.ops`. Samples are drawn with replacement, so S Q(w) is the expected
-count of w among them.
+`keras.ops`. The S draws are made with replacement (TensorFlow's sampler
+draws S distinct words by default), so S Q(w) is the expected count of w
+among them and a frequent word may come several times: 1,024 draws over
+10,000 words hold about 550 distinct ones. Padding (id 0) is drawn too, with
+probability log 2 / log(V + 1); it is never a target, so those draws only
+push its logit down.
 
 `SampledSoftmaxModel` trains a tied-softmax model on it and evaluates it on
 the full softmax, so validation loss and perplexity stay exact.
@@ -131,7 +135,8 @@ class SampledSoftmaxModel(keras.Model):
         embedding: Name of the tied `ReversibleEmbedding` layer.
         num_samples: S, words drawn per batch (shared by all its tokens).
         pad_id: Target id that does not count.
-        seed: Seed of the draws.
+        seed: Seed of the draws. The draws' state is not saved, so a run
+            resumed from a checkpoint draws the first epochs' samples again.
     """
 
     def __init__(
@@ -147,7 +152,14 @@ class SampledSoftmaxModel(keras.Model):
         super().__init__(**kwargs)
         if isinstance(model, dict):
             model = keras.saving.deserialize_keras_object(model)
-        vocab_size = model.get_layer(embedding).input_dim
+        table = model.get_layer(embedding)
+        if not getattr(table, "tie_weights", False):
+            raise ValueError(
+                f"Received a layer {embedding!r} whose output softmax is not tied "
+                "to its embedding, expected a `ReversibleEmbedding` with "
+                "`tie_weights=True`: the samples score the embedding's rows."
+            )
+        vocab_size = table.input_dim
         if not 0 < int(num_samples) < vocab_size:
             raise ValueError(
                 "Received an invalid value for argument `num_samples`, expected "
@@ -167,9 +179,10 @@ class SampledSoftmaxModel(keras.Model):
                 name: model.get_layer(layer).output
                 for name, layer in self.states.items()
             },
+            name=f"{model.name}_states",
         )
         self.sampled_loss = SampledSoftmaxLoss(
-            model.get_layer(embedding).embeddings,
+            table.embeddings,
             self.num_samples,
             pad_id=pad_id,
             seed=self.seed_generator,

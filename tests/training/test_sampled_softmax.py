@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from garden.models.bilm import build_bilm
+from garden.models.bilm import build_bilm, load_bilm
 from garden.training.metrics import masked_cross_entropy
 from garden.training.sampled_softmax import (
+    SampledSoftmaxLoss,
     SampledSoftmaxModel,
     log_uniform_probability,
     log_uniform_sample,
@@ -43,6 +44,22 @@ def test_loss_corrects_by_the_proposal_and_drops_accidental_hits():
         others = [h @ embeddings[s] - np.log(4 * q[s]) for s in sampled if s != y]
         expected = np.log(np.exp(true) + np.exp(others).sum()) - true
         assert got[index] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_loss_is_the_mean_over_real_tokens_only():
+    rng = np.random.default_rng(1)
+    hidden = rng.normal(size=(2, 4, 3)).astype("float32")
+    embeddings = keras.Variable(rng.normal(size=(12, 3)).astype("float32"))
+    targets = np.array([[5, 6, 0, 0], [7, 0, 0, 0]])
+    loss = SampledSoftmaxLoss(embeddings, 6, seed=keras.random.SeedGenerator(3))
+    got = float(loss(targets, hidden))
+    # The same draws again, from a generator in the same state.
+    sampled = log_uniform_sample(6, 12, seed=keras.random.SeedGenerator(3))
+    each = keras.ops.convert_to_numpy(
+        sampled_softmax_cross_entropy(hidden, targets, embeddings, sampled)
+    )
+    assert got == pytest.approx(each[targets > 0].mean(), rel=1e-5)
+    assert got != pytest.approx(each.mean(), rel=1e-2)
 
 
 def cyclic_corpus(vocab_size, rows=256, steps=20, seed=0):
@@ -83,13 +100,21 @@ def test_a_biLM_trained_on_samples_learns_the_full_softmax(tmp_path):
     trainer.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, SampledSoftmaxModel)
+    # A checkpoint of the wrapper serves downstream as the biLM itself.
+    features, vocabulary = load_bilm(path)
+    assert vocabulary == tokens and len(features.outputs) == 3
     logits = loaded.model.predict(x[:4], verbose=0)
     np.testing.assert_allclose(
         logits["forward"], bilm.predict(x[:4], verbose=0)["forward"], rtol=1e-5
     )
 
 
-def test_sample_count_must_be_below_the_vocabulary():
+def test_sample_count_must_be_below_the_vocabulary_and_the_softmax_tied():
     bilm = build_bilm(["<pad>", "<unk>", "a", "b"], 4, 4)
     with pytest.raises(ValueError, match="num_samples"):
         SampledSoftmaxModel(bilm, STATES, num_samples=4)
+    ids = keras.Input((None,), dtype="int32")
+    untied = keras.layers.ReversibleEmbedding(5, 4, tie_weights=False, name="table")
+    model = keras.Model(ids, {"forward": untied(untied(ids), reverse=True)})
+    with pytest.raises(ValueError, match="tie_weights"):
+        SampledSoftmaxModel(model, {"forward": "table"}, "table", num_samples=2)
