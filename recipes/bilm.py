@@ -148,6 +148,13 @@ def compile_trainer(args, model, optimizer):
     return trainer
 
 
+def plain_bilm(model):
+    """The biLM inside a sampled-softmax checkpoint, compiled; others as given."""
+    if isinstance(model, SampledSoftmaxModel):
+        return compile_bilm(model.model, "adam")
+    return model
+
+
 def report_perplexity(model, valid):
     results = model.evaluate(valid, verbose=0, return_dict=True)
     print("\nHeld-out perplexity (training reviews not trained on):")
@@ -180,7 +187,7 @@ def main(argv=None):
         )
     batches = datasets(args, texts, tokenizer, vocabulary)
     if args.evaluate:
-        model = keras.saving.load_model(args.evaluate)
+        model = plain_bilm(keras.saving.load_model(args.evaluate))
         if bilm_tokens(model) != vocabulary.tokens:
             raise SystemExit(
                 f"argument --evaluate: {args.evaluate!r} was trained with another "
@@ -204,7 +211,7 @@ def main(argv=None):
     model = load_best(args.run_dir)
     if isinstance(model, SampledSoftmaxModel):
         # best.keras becomes the biLM itself, as downstream `--bilm` reads it.
-        model = compile_bilm(model.model, "adam")
+        model = plain_bilm(model)
         with replacing(os.path.join(args.run_dir, "best.keras"), ".keras") as path:
             model.save(path)
     report_perplexity(model, batches["valid"])

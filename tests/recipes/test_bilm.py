@@ -2,9 +2,11 @@
 
 import os
 
+import keras
 import pytest
 
-from garden.models.bilm import load_bilm
+from garden.models.bilm import DIRECTIONS, load_bilm
+from garden.training.sampled_softmax import SampledSoftmaxModel
 from recipes import bilm as recipe
 
 pytestmark = pytest.mark.skipif(
@@ -52,6 +54,15 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["best.keras", "history.csv", "logs"]
     features, tokens = load_bilm(str(tmp_path / "best.keras"))
     assert len(tokens) == 300 and len(features.outputs) == 3
+    # A checkpoint from the middle of such a run holds the training wrapper;
+    # --evaluate reads the biLM inside it.
+    bilm = keras.saving.load_model(str(tmp_path / "best.keras"))
+    states = {direction: f"{direction}_states" for direction in DIRECTIONS}
+    wrapper = str(tmp_path / "wrapper.keras")
+    SampledSoftmaxModel(bilm, states, num_samples=50).save(wrapper)
+    again = str(tmp_path / "again")
+    recipe.main([*SMALL, "--run-dir", again, "--evaluate", wrapper])
+    assert perplexities_of(capsys.readouterr().out) == perplexities
 
 
 @pytest.mark.parametrize(
