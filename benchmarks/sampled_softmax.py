@@ -21,9 +21,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from garden.models.bilm import DIRECTIONS, build_bilm, compile_bilm  # noqa: E402
-from garden.training.metrics import masked_cross_entropy  # noqa: E402
-from garden.training.sampled_softmax import SampledSoftmaxModel  # noqa: E402
+from garden.models.bilm import (  # noqa: E402
+    build_bilm,
+    compile_bilm,
+    compile_sampled_bilm,
+)
 
 
 def trainer(vocab_size, samples):
@@ -33,17 +35,7 @@ def trainer(vocab_size, samples):
     optimizer = keras.optimizers.Adam(0.002, clipnorm=1.0)
     if not samples:
         return compile_bilm(bilm, optimizer)
-    model = SampledSoftmaxModel(
-        bilm,
-        {direction: f"{direction}_states" for direction in DIRECTIONS},
-        num_samples=samples,
-        seed=0,
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss={direction: masked_cross_entropy(pad_id=0) for direction in DIRECTIONS},
-    )
-    return model
+    return compile_sampled_bilm(bilm, optimizer, samples, seed=0)
 
 
 def main():

@@ -37,13 +37,18 @@ import keras
 import numpy as np
 
 from garden import cli, data
-from garden.models.bilm import DIRECTIONS, bilm_tokens, build_bilm, compile_bilm
+from garden.models.bilm import (
+    DIRECTIONS,
+    bilm_tokens,
+    build_bilm,
+    compile_bilm,
+    compile_sampled_bilm,
+)
 from garden.reports import replacing
 from garden.training import (
     fit_from_flags,
     load_best,
     make_optimizer,
-    masked_cross_entropy,
     set_precision,
     strategy_from_flags,
 )
@@ -140,18 +145,7 @@ def compile_trainer(args, model, optimizer):
     """The biLM compiled, or wrapped to train on a sampled softmax."""
     if not args.sampled_softmax:
         return compile_bilm(model, optimizer)
-    trainer = SampledSoftmaxModel(
-        model,
-        {direction: f"{direction}_states" for direction in DIRECTIONS},
-        num_samples=args.sampled_softmax,
-        seed=args.seed,
-    )
-    # Validation: the full softmax's loss per direction (log perplexity).
-    trainer.compile(
-        optimizer=optimizer,
-        loss={direction: masked_cross_entropy(pad_id=0) for direction in DIRECTIONS},
-    )
-    return trainer
+    return compile_sampled_bilm(model, optimizer, args.sampled_softmax, args.seed)
 
 
 def plain_bilm(model):

@@ -174,6 +174,25 @@ def compile_bilm(model, optimizer):
     return model
 
 
+def compile_sampled_bilm(model, optimizer, num_samples, seed=None):
+    """The biLM wrapped to train on a sampled softmax of `num_samples` draws.
+
+    Validation (and `evaluate`) use the full softmax's loss per direction;
+    see `garden.training.sampled_softmax.SampledSoftmaxModel`.
+    """
+    trainer = SampledSoftmaxModel(
+        model,
+        {direction: f"{direction}_states" for direction in DIRECTIONS},
+        num_samples=num_samples,
+        seed=seed,
+    )
+    trainer.compile(
+        optimizer=optimizer,
+        loss={direction: masked_cross_entropy(pad_id=0) for direction in DIRECTIONS},
+    )
+    return trainer
+
+
 def bilm_tokens(bilm):
     """The vocabulary a biLM was trained with, in id order."""
     return list(bilm.get_layer("embedding").tokens)
