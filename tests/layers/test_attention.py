@@ -65,3 +65,19 @@ def test_round_trip_and_bad_units(tmp_path):
     np.testing.assert_allclose(loaded(batch), model(batch), rtol=1e-6)
     with pytest.raises(ValueError, match="units"):
         AdditiveAttention(0)
+
+
+def test_keys_use_their_own_kernel_and_the_value_mask():
+    """Query and value of one width give W_q and W_k one shape, so swapping
+    them would go unseen by shapes; with a [query_mask, value_mask] pair the
+    keys' mask is the value's."""
+    rng = np.random.default_rng(2)
+    query = rng.normal(size=(2, 3, 5)).astype("float32")
+    value = rng.normal(size=(2, 4, 5)).astype("float32")
+    value_mask = np.array([[True, True, True, True], [True, True, False, False]])
+    query_mask = np.array([[True, False, False], [True, True, True]])
+    layer = AdditiveAttention(6, return_attention_scores=True)
+    context, weights = layer(query, value, mask=[query_mask, value_mask])
+    want_context, want_weights = numpy_attention(layer, query, value, value_mask)
+    np.testing.assert_allclose(weights, want_weights, atol=1e-6)
+    np.testing.assert_allclose(context, want_context, rtol=1e-5, atol=1e-6)

@@ -148,3 +148,38 @@ def test_bad_arguments():
         DeepRNN(4, dropout=1.0)
     with pytest.raises(ValueError, match="rank 3"):
         DeepRNN(4)(np.ones((2, 3), "float32"))
+
+
+def test_dropout_between_layers_acts_on_the_residual_sum():
+    """H^(1) + X (the first layer's shortcut, widths agree) is what is dropped
+    on its way up, at rate p = 0.25, in training only, and not after the top.
+    The top layer's weights are zero, so its output H^(2) = tanh(0) = 0 and the
+    stack returns its input, dropout(H^(1) + X), through the shortcut."""
+    deep = DeepRNN(4, num_layers=2, cell="rnn", residual=True, dropout=0.25)
+    x = inputs(batch=8, features=4)
+    deep(x)
+    first, top = deep.recurrent_layers
+    top.set_weights([np.zeros_like(w) for w in top.get_weights()])
+    below = np.asarray(first(x)[0]) + x
+    np.testing.assert_allclose(np.asarray(deep(x, training=False)), below, atol=1e-6)
+    got = np.asarray(deep(x, training=True))
+    kept = got != 0.0
+    assert 0.15 < (~kept).mean() < 0.35
+    np.testing.assert_allclose(got[kept], below[kept] / 0.75, rtol=1e-5, atol=1e-6)
+
+
+def test_mask_reaches_every_layer():
+    """Padded steps leave every layer's state alone, not only the first's: the
+    final states of a padded row are those of its real prefix run alone. With
+    `residual` the sum H^(1) + X carries no Keras mask, so the layer must pass
+    the mask on itself."""
+    deep = DeepRNN(5, num_layers=2, cell="gru", residual=True, return_state=True)
+    x = inputs(features=5)
+    lengths = np.array([6, 2, 4])
+    mask = np.arange(6)[None, :] < lengths[:, None]
+    outputs, *states = (np.asarray(t) for t in deep(x, mask=mask))
+    for row, length in enumerate(lengths):
+        alone, *alone_states = (np.asarray(t) for t in deep(x[row : row + 1, :length]))
+        np.testing.assert_allclose(outputs[row, :length], alone[0], atol=1e-5)
+        for state, want in zip(states, alone_states):
+            np.testing.assert_allclose(state[row], want[0], atol=1e-5)

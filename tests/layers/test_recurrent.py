@@ -365,3 +365,36 @@ def test_random_truncation_is_unbiased_and_keeps_the_forward_pass(family):
     assert not np.allclose(
         pairs[0][0], pairs[0][1], atol=1e-3 * np.abs(pairs[0][1]).max()
     )
+
+
+@pytest.mark.parametrize("family", ["simple_rnn", "lstm"])
+def test_random_truncation_keeps_one_minus_p_of_the_steps(family):
+    """With p = 0.25 (not 0.5, where p and 1 - p agree) xi_t is 0 with
+    probability p and 1 / (1 - p) otherwise: the gradient reaching H_0 after
+    6 steps survives in (1 - p) ** 6 of the rows, scaled by (1 - p) ** -6."""
+    import tensorflow as tf
+
+    ours_class, _, _ = FAMILIES[family]
+    layer = ours_class(3, random_truncation=0.25, seed=0, return_sequences=True)
+    one = inputs(batch=1, steps=6, features=2)
+    layer(one)
+    rng = np.random.default_rng(3)
+    layer.set_weights(
+        [rng.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
+    )
+    rows = 4000
+    x = tf.constant(np.repeat(one, rows, axis=0))
+    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+
+    def gradient(training):
+        with tf.GradientTape() as tape:
+            outputs = layer(x, initial_state=initial, training=training)
+            loss = tf.reduce_sum(outputs[:, -1])
+        return np.asarray(tape.gradient(loss, initial[0]))
+
+    full, randomized = gradient(False), gradient(True)
+    survived = np.any(randomized != 0.0, axis=1)
+    assert abs(survived.mean() - 0.75**6) < 0.03
+    np.testing.assert_allclose(
+        randomized[survived], full[survived] / 0.75**6, rtol=1e-4, atol=1e-6
+    )

@@ -5,8 +5,8 @@ import pytest
 from garden.layers import TextCNN
 
 
-def numpy_text_cnn(x, weights, widths):
-    """Kim's encoder in NumPy: zero-padded windows at each token, ReLU, max."""
+def numpy_text_cnn(x, weights, widths, phi=lambda z: np.maximum(z, 0)):
+    """Kim's encoder in NumPy: zero-padded windows at each token, phi, max."""
     steps = x.shape[1]
     padded = np.pad(x, [(0, 0), (0, max(widths) - 1), (0, 0)])
     pooled = []
@@ -14,7 +14,7 @@ def numpy_text_cnn(x, weights, widths):
         windows = np.stack(
             [padded[:, j : j + width].reshape(x.shape[0], -1) for j in range(steps)], 1
         )
-        features = np.maximum(windows @ kernel.reshape(-1, kernel.shape[-1]) + bias, 0)
+        features = phi(windows @ kernel.reshape(-1, kernel.shape[-1]) + bias)
         pooled.append(features.max(axis=1))
     return np.concatenate(pooled, axis=-1)
 
@@ -100,3 +100,38 @@ def test_bad_arguments():
         TextCNN(activation="nope")
     with pytest.raises(ValueError, match="rank 3"):
         TextCNN()(np.ones((2, 5), "float32"))
+
+
+def test_padding_never_wins_the_max_when_features_are_negative():
+    """With a linear f most maxima are negative: a padded window scored 0 (not
+    the lowest float) would win them. Every row equals NumPy on its own tokens,
+    including texts shorter than the widest window."""
+    cnn = TextCNN(filters=8, kernel_sizes=(2, 3, 5), activation="linear", dropout=0.0)
+    rng = np.random.default_rng(2)
+    lengths = [9, 4, 2, 1]
+    x = rng.normal(size=(4, 9, 6)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array(lengths)[:, None]
+    x[~mask] = 100.0
+    batch = np.asarray(cnn(x, mask=mask))
+    assert (batch < 0).mean() > 0.25
+    for row, length in enumerate(lengths):
+        want = numpy_text_cnn(
+            x[row : row + 1, :length], cnn.get_weights(), [2, 3, 5], phi=lambda z: z
+        )
+        np.testing.assert_allclose(batch[row], want[0], atol=1e-5)
+
+
+def test_training_dropout_drops_pooled_features_at_rate_p():
+    """Inverted dropout on the pooled features, only in training: each feature
+    is 0 with probability p (0.25 here, so p and 1 - p differ) or scaled by
+    1 / (1 - p). tanh keeps the undropped features away from 0."""
+    cnn = TextCNN(filters=50, kernel_sizes=(2, 3), activation="tanh", dropout=0.25)
+    x = np.random.default_rng(3).normal(size=(40, 6, 5)).astype("float32")
+    infer = np.asarray(cnn(x, training=False))
+    want = numpy_text_cnn(x, cnn.get_weights(), [2, 3], phi=np.tanh)
+    np.testing.assert_allclose(infer, want, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(cnn(x)), infer)
+    train = np.asarray(cnn(x, training=True))
+    kept = train != 0.0
+    assert abs((~kept).mean() - 0.25) < 0.03
+    np.testing.assert_allclose(train[kept], infer[kept] / 0.75, rtol=1e-5)

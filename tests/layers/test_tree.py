@@ -226,3 +226,21 @@ def test_invalid_arguments_name_the_argument():
         TreeLSTM(3, schedule="levels")
     with pytest.raises(ValueError, match="width must equal `units`=4, got 6"):
         TreeRNN(4).build((None, None, 6))
+
+
+@pytest.mark.parametrize("layer_class, _, units, width", CASES)
+def test_default_node_mask_zeroes_padding_only(layer_class, _, units, width):
+    """Without `node_mask` padding is `node_heights < 0`: leaves stay."""
+    __, batch, x = tree_batch(width, dtype="float32")
+    layer = layer_class(units)
+    explicit = np.asarray(run(layer, batch, x))
+    default = np.asarray(
+        layer(
+            x,
+            left_children=batch["left_children"],
+            right_children=batch["right_children"],
+            node_heights=batch["node_heights"],
+        )
+    )
+    np.testing.assert_array_equal(default, explicit)
+    assert np.abs(default[batch["node_heights"] == 0]).sum(axis=-1).min() > 0
