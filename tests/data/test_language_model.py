@@ -132,3 +132,28 @@ def test_sentence_dataset_pairs_each_sentence_with_itself_shifted():
         length = len(ids) + 1
         assert x[:length] == [eos, *ids] and y[:length] == [*ids, eos]
         assert set(x[length:]) <= {0} and set(y[length:]) <= {0}
+
+
+@pytest.mark.parametrize("partition", ["random", "sequential"])
+def test_offsets_take_every_value_below_num_steps(partition):
+    dataset = data.language_model_dataset(STREAM[:60], 2, 3, partition, seed=0)
+    offsets = set()
+    for batches in epochs(dataset, 20):
+        # Random windows start at offset + a multiple of num_steps; sequential
+        # row 0 starts at the offset itself.
+        offsets.add(int(batches[0][0][0, 0]) % 3)
+    assert offsets == {0, 1, 2}
+
+
+def test_random_partition_reshuffles_even_when_the_offset_repeats():
+    # 9 * 112 tokens: every offset 0..8 leaves 111 windows, so two epochs with
+    # the same offset differ only by their shuffle.
+    dataset = data.partition_random(np.arange(9 * 112, dtype="int32"), 3, 9, seed=5)
+    orders = {}
+    for batches in epochs(dataset, 12):
+        starts = np.concatenate([x[:, 0] for x, _ in batches])
+        orders.setdefault(int(starts[0] % 9), []).append(tuple(starts // 9))
+    repeated = [same for same in orders.values() if len(same) > 1]
+    assert repeated  # some offset came twice in 12 epochs
+    for same in repeated:
+        assert len(set(same)) == len(same)

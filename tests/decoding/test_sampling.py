@@ -400,3 +400,51 @@ def test_generate_runs_in_an_exported_archive(tmp_path):
 def test_bad_arguments_raise_value_errors_naming_them(call, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         call()
+
+
+def constant_model_of(z):
+    def constant_model(token_ids, states):
+        return ops.tile(z[None, :], (ops.shape(token_ids)[0], 1)), states
+
+    return constant_model
+
+
+def test_top_p_is_the_nucleus_of_the_tempered_distribution():
+    # At T = 1 the nucleus of mass 0.8 of [0.5, 0.3, 0.15, 0.05] is two tokens.
+    # At T = 2 the distribution is softmax(z / 2), proportional to sqrt(pi):
+    # [0.379, 0.294, 0.207, 0.120], and the nucleus needs three tokens.
+    z = np.log(np.array([0.5, 0.3, 0.15, 0.05], "float32"))
+    tempered = softmax(z / 2.0)
+    want = np.append(tempered[:3] / tempered[:3].sum(), 0.0)
+    ids = next_token(np.tile(z, (20000, 1)), temperature=2.0, top_p=0.8, seed=0)
+    np.testing.assert_allclose(frequencies(ids, 4), want, atol=0.015)
+    prompt = np.zeros((5000, 1), "int32")
+    generated, _ = generate(
+        constant_model_of(z), prompt, [], 4, temperature=2.0, top_p=0.8, seed=1
+    )
+    np.testing.assert_allclose(frequencies(generated, 4), want, atol=0.015)
+
+
+def test_top_p_is_taken_from_the_top_k_renormalised_distribution():
+    # top_k = 2 keeps [0.4, 0.3], renormalised to [4/7, 3/7]; the nucleus of
+    # mass 0.5 of that is the first token alone. (The nucleus of the full
+    # distribution, 0.4 + 0.3, cut to two tokens, would keep both.)
+    z = np.log(np.array([0.4, 0.3, 0.2, 0.1], "float32"))
+    many = np.tile(z, (4000, 1))
+    assert set(np.unique(next_token(many, top_k=2, top_p=0.5, seed=1))) == {0}
+    prompt = np.zeros((1000, 1), "int32")
+    generated, _ = generate(
+        constant_model_of(z), prompt, [], 3, top_k=2, top_p=0.5, seed=2
+    )
+    assert set(np.unique(generated)) == {0}
+
+
+def test_generate_restricts_its_samples_to_top_k_and_top_p():
+    z = np.log(np.array([0.4, 0.3, 0.2, 0.1], "float32"))
+    prompt = np.zeros((4000, 1), "int32")
+    by_k, _ = generate(constant_model_of(z), prompt, [], 3, top_k=3, seed=3)
+    np.testing.assert_allclose(
+        frequencies(by_k, 4), [4 / 9, 3 / 9, 2 / 9, 0], atol=0.02
+    )
+    by_p, _ = generate(constant_model_of(z), prompt, [], 3, top_p=0.65, seed=3)
+    np.testing.assert_allclose(frequencies(by_p, 4), [4 / 7, 3 / 7, 0, 0], atol=0.02)

@@ -237,3 +237,61 @@ def test_fit_again_replaces_the_previous_counts():
     second = model.fit([1, 1, 1], 2).next_token_probabilities([1])
     np.testing.assert_allclose(first, second[::-1])
     assert model.discounts == {}  # add-k has no discounts
+
+
+# c d d c d c a d a d c c d b c d a c d, with a=0, b=1, c=2, d=3.
+TRIGRAM_STREAM = [2, 3, 3, 2, 3, 2, 0, 3, 0, 3, 2, 2, 3, 1, 2, 3, 0, 2, 3]
+
+
+def test_modified_kneser_ney_trigram_lower_orders_match_hand_computation():
+    model = NGramLanguageModel(3).fit(TRIGRAM_STREAM, 4)
+    # Unigram level: continuation counts N1+(.w), the distinct tokens before w
+    # (raw counts a 3, b 1, c 7, d 8 would give other numbers):
+    #   a 2 (c, d), b 1 (d), c 4 (a, b, c, d), d 3 (a, c, d); total 10.
+    # Count-of-counts n1 = n2 = n3 = n4 = 1, so Y = 1 / 3 and
+    #   D1 = 1 - 2 Y = 1/3,  D2 = 2 - 3 Y = 1,  D3+ = 3 - 4 Y = 5/3.
+    # (The raw counts have no count of 2: they would fall back to 0.75.)
+    assert model.discounts[1] == pytest.approx((1 / 3, 1, 5 / 3))
+    # gamma() = (D2 + D1 + D3+ + D3+) / 10 = 7/15, times the uniform 1/4 = 7/60:
+    #   P1(a) = (2 - 1) / 10 + 7/60 = 13/60,   P1(b) = (1 - 1/3) / 10 + 7/60 = 11/60
+    #   P1(c) = (4 - 5/3) / 10 + 7/60 = 21/60, P1(d) = (3 - 5/3) / 10 + 7/60 = 15/60
+    unigram = np.array([13, 11, 21, 15]) / 60
+    np.testing.assert_allclose(model.next_token_probabilities([]), unigram)
+    # Bigram level: continuation counts N1+(.vw), the distinct tokens before vw:
+    #   cd 4 (a, b, c, d), dc 3 (a, c, d), ad 2 (c, d), da 2 (a, c), and
+    #   ac, bc, ca, cc, db, dd 1 each.
+    # n1 = 6, n2 = 2, n3 = n4 = 1: Y = 6 / (6 + 4) = 3/5 and
+    #   D1 = 1 - 2 Y 2/6 = 3/5,  D2 = 2 - 3 Y 1/2 = 11/10,  D3+ = 3 - 4 Y = 3/5.
+    # (Raw bigram counts: cd 5 times and none 4 times, the fallback again.)
+    assert model.discounts[2] == pytest.approx((3 / 5, 11 / 10, 3 / 5))
+    # After b: only bc (1), total 1, gamma(b) = D1 = 3/5:
+    #   P2(c | b) = (1 - 3/5) + 3/5 P1(c) = 2/5 + 21/100, others 3/5 P1(w).
+    after_b = np.array([13, 11, 61, 15]) / 100
+    np.testing.assert_allclose(model.next_token_probabilities([1]), after_b)
+    # After c: ca 1, cc 1, cd 4, total 6, gamma(c) = 3 D1 / 6 = 3/10:
+    #   P2(a | c) = (2/5) / 6 + 3/10 13/60 = 79/600
+    #   P2(b | c) = 3/10 11/60 = 33/600
+    #   P2(c | c) = (2/5) / 6 + 3/10 21/60 = 103/600
+    #   P2(d | c) = (4 - 3/5) / 6 + 3/10 15/60 = 385/600
+    after_c = np.array([79, 33, 103, 385]) / 600
+    np.testing.assert_allclose(model.next_token_probabilities([2]), after_c)
+    # Trigram level, raw counts: every trigram occurs once, so n2 = 0 and the
+    # top order falls back to D = 0.75. After b c: only bcd, gamma(bc) = 0.75:
+    #   P(d | b c) = 0.25 + 0.75 P2(d | c), otherwise 0.75 P2(w | c).
+    assert model.discounts[3] == (FALLBACK_DISCOUNT,) * 3
+    after_bc = 0.75 * after_c + np.array([0, 0, 0, 0.25])
+    np.testing.assert_allclose(model.next_token_probabilities([0, 1, 2]), after_bc)
+    # Scoring "b c d": b on the unigram level, c after b on the bigram level
+    # (continuation counts, no padding), d after b c on the trigram level.
+    np.testing.assert_allclose(
+        np.exp(model.log_probabilities([1, 2, 3])),
+        [11 / 60, 61 / 100, 0.25 + 0.75 * 385 / 600],
+    )
+
+
+def test_a_missing_count_of_four_falls_back_too():
+    # a b a b a b c d c d e a: bigrams ab 3 times, ba and cd twice, bc, dc, de
+    # and ea once, so n1 = 4, n2 = 2, n3 = 1 but n4 = 0: D3+ = 3 - 4 Y n4 / n3
+    # would be 3, no estimate at all, and the order uses the fixed discount.
+    model = NGramLanguageModel(2).fit([0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 4, 0], 5)
+    assert model.discounts[2] == (FALLBACK_DISCOUNT,) * 3

@@ -79,3 +79,17 @@ def test_table_is_markdown():
     assert lines[0] == "| mark | precision | recall | F1 | support |"
     assert lines[2] == "| comma | 100.00 | 100.00 | 100.00 | 1 |"
     assert lines[-1].startswith("| overall (micro) | 100.00 |")
+
+
+def test_keras_metric_skips_positions_of_zero_sample_weight():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 4, size=(4, 9))
+    logits = rng.normal(size=(4, 9, 4)).astype("float32")
+    weights = rng.integers(0, 2, size=(4, 9))
+    metric = MarkF1()
+    metric.update_state(labels, logits, sample_weight=weights.astype("float32"))
+    masked = np.where(weights == 0, -1, labels)
+    want = tagging_scores(masked, logits.argmax(-1), NAMES)["overall"]["f1"]
+    unweighted = tagging_scores(labels, logits.argmax(-1), NAMES)["overall"]["f1"]
+    assert want != pytest.approx(unweighted)
+    assert float(metric.result()) == pytest.approx(want, rel=1e-6)
