@@ -28,7 +28,8 @@ class AdditiveAttention(keras.layers.Layer):
         value: `(batch, S, value_dim)`, the keys and the values (as in the
             lectures, the encoder outputs are both).
         mask: `(batch, S)` booleans, True for valid keys; None for all valid.
-            Also taken from the value's Keras mask.
+        value_mask: The same, filled in by Keras from the value's Keras mask
+            (e.g. `Embedding(mask_zero=True)`); `mask`, when given, wins.
 
     Example:
 
@@ -63,9 +64,11 @@ class AdditiveAttention(keras.layers.Layer):
             shape=(self.units,), initializer="glorot_uniform", name="score_vector"
         )
 
-    def call(self, query, value, mask=None):
+    def call(self, query, value, mask=None, value_mask=None):
         if isinstance(mask, (list, tuple)):
             mask = mask[1]
+        if mask is None:
+            mask = value_mask
         queries = ops.matmul(query, self.query_kernel)  # (batch, T, units)
         keys = ops.matmul(value, self.key_kernel)  # (batch, S, units)
         hidden = ops.tanh(ops.expand_dims(queries, 2) + ops.expand_dims(keys, 1))
@@ -84,7 +87,7 @@ class AdditiveAttention(keras.layers.Layer):
             return context, weights
         return context
 
-    def compute_mask(self, query, value=None, mask=None):
+    def compute_mask(self, query, value=None, mask=None, value_mask=None):
         return None
 
     def compute_output_shape(self, query_shape, value_shape=None):

@@ -81,3 +81,15 @@ def test_keys_use_their_own_kernel_and_the_value_mask():
     want_context, want_weights = numpy_attention(layer, query, value, value_mask)
     np.testing.assert_allclose(weights, want_weights, atol=1e-6)
     np.testing.assert_allclose(context, want_context, rtol=1e-5, atol=1e-6)
+
+
+def test_padding_keys_from_an_embedding_mask_get_no_weight():
+    # Two tensors in: Keras hands the value's mask to `value_mask`, not `mask`.
+    attention = AdditiveAttention(4, return_attention_scores=True)
+    embedding = keras.layers.Embedding(10, 3, mask_zero=True)
+    value_ids = np.array([[4, 5, 0, 0]])
+    query = np.ones((1, 2, 3), "float32")
+    _, weights = attention(query, embedding(value_ids))
+    weights = np.asarray(weights)
+    np.testing.assert_allclose(weights[..., 2:], 0.0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
