@@ -99,4 +99,7 @@ def test_learns_to_translate_a_toy_language():
     ids, lengths = translate_ids(models, source[:16], beam_width=3, max_length=8)
     got = [np.asarray(ids)[row, : int(lengths[row])].tolist() for row in range(16)]
     want = [[w + 10 for w in reversed(words)] for words in sources[:16]]
-    assert sum(g == w for g, w in zip(got, want)) >= 14
+    # Seeds 0 to 11 and the suite's 1234 translate 14 to 16 of the 16; a
+    # broken model gets almost none. 12 leaves a margin for numeric
+    # differences between machines (14 once failed on a clean clone with 13).
+    assert sum(g == w for g, w in zip(got, want)) >= 12
