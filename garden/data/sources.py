@@ -276,6 +276,24 @@ def _missing_message(source, reason):
     )
 
 
+_FILES_READ = {}
+
+
+def files_read():
+    """`{path: sha256}` of every corpus file `locate` has handed out in this process.
+
+    A run's record (`garden.training.run_record`) lists them, so a figure says
+    exactly which data it came from.
+    """
+    return dict(_FILES_READ)
+
+
+def _note(path):
+    if os.path.isfile(path):
+        _FILES_READ[os.path.abspath(path)] = file_digest(path)
+    return path
+
+
 def locate(name, path=None, download=True, cache_dir=None, timeout=5.0):
     """Find a corpus file: explicit path, then `$GARDEN_DATA`, then download.
 
@@ -311,20 +329,20 @@ def locate(name, path=None, download=True, cache_dir=None, timeout=5.0):
                 f"exist (expected the {source.name} file `{source.relative_path}` "
                 "or its extracted directory)."
             )
-        return os.fspath(path), "path"
+        return _note(os.fspath(path)), "path"
     data_dir = os.environ.get(DATA_ENV)
     if data_dir:
         candidate = os.path.join(data_dir, source.relative_path)
         if os.path.isfile(candidate):
             verify_checksum(candidate, "sha256", source.sha256, f"${DATA_ENV} file")
-            return candidate, "data_dir"
+            return _note(candidate), "data_dir"
     if not download or os.environ.get(OFFLINE_ENV):
         raise DataNotFoundError(
             _missing_message(
                 source, f"downloading is disabled (`download=False` or `{OFFLINE_ENV}`)"
             )
         )
-    return _download(source, cache_dir, timeout), "download"
+    return _note(_download(source, cache_dir, timeout)), "download"
 
 
 def _download(source, cache_dir, timeout):

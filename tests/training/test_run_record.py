@@ -1,0 +1,78 @@
+import argparse
+import json
+import os
+
+import pytest
+
+from garden.data import sources
+from garden.training import run_record
+
+
+def args_of(run_dir, **flags):
+    return argparse.Namespace(run_dir=str(run_dir), seed=0, **flags)
+
+
+def test_a_run_writes_what_ran_on_what_and_what_it_measured(tmp_path):
+    data = tmp_path / "corpus.txt"
+    data.write_text("some words\n")
+    args = args_of(tmp_path / "run", text_file=str(data), epochs=3)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "history.csv").write_text(
+        "epoch,learning_rate,loss\n0,0.5,2.0\n1,0.25,1.5\n"
+    )
+    with run_record.recorded(args, ["--epochs", "3"]):
+        args.epochs = 4  # a recipe resolving a flag: the record shows the result
+        run_record.log_metrics("test", accuracy=0.75)
+        run_record.log_metrics("test", reviews=20)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["command"][1:] == ["--epochs", "3"]
+    assert record["flags"]["epochs"] == 4 and record["status"] == "finished"
+    assert record["metrics"] == {"test": {"accuracy": 0.75, "reviews": 20.0}}
+    assert [row["learning_rate"] for row in record["history"]] == [0.5, 0.25]
+    assert record["data_files"][str(data)] == sources.file_digest(data)
+    assert len(record["git"]["commit"]) == 40 and record["git"]["dirty"] in (
+        True,
+        False,
+    )
+    assert record["packages"]["tensorflow"] and record["packages"]["keras"]
+    assert record["machine"]["cpus"] == os.cpu_count()
+    assert record["wall_seconds"] >= 0
+
+
+def test_corpus_files_read_are_listed_with_their_checksums(tmp_path):
+    if not os.environ.get("GARDEN_DATA"):
+        pytest.skip("needs the corpora in $GARDEN_DATA")
+    path, _ = sources.locate("timemachine")
+    with run_record.recorded(args_of(tmp_path)):
+        pass
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["data_files"][os.path.abspath(path)] == (
+        sources.SOURCES["timemachine"].sha256
+    )
+
+
+def test_a_failed_run_says_so_and_a_refused_one_writes_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        with run_record.recorded(args_of(tmp_path / "failed")):
+            raise RuntimeError("diverged")
+    record = json.loads((tmp_path / "failed" / "run.json").read_text())
+    assert record["status"] == "failed: RuntimeError: diverged"
+    with pytest.raises(SystemExit):
+        with run_record.recorded(args_of(tmp_path / "refused")):
+            raise SystemExit(2)
+    assert not os.path.exists(tmp_path / "refused" / "run.json")
+
+
+def test_an_export_carries_the_record_as_its_model_card(tmp_path):
+    export = tmp_path / "exports" / "model" / "1"
+    export.mkdir(parents=True)
+    with run_record.recorded(args_of(tmp_path / "run", learning_rate=0.1)):
+        run_record.log_metrics("valid", perplexity=12.5)
+        run_record.attach_to_export(str(export))
+    card = json.loads((export / "assets.extra" / "run.json").read_text())
+    assert card["flags"]["learning_rate"] == 0.1
+    assert card["metrics"] == {"valid": {"perplexity": 12.5}}
+    # Outside a run (a recipe function called from Python) nothing is written.
+    run_record.log_metrics("test", accuracy=1.0)
+    run_record.attach_to_export(str(tmp_path))
+    assert not os.path.exists(tmp_path / "assets.extra")
