@@ -113,9 +113,10 @@ def recipe_parser(description, name, **defaults):
     )
     group.add_argument(
         "--lr-decay-start",
-        type=int,
-        default=0,
-        help="epochs at the initial learning rate before --lr-decay applies",
+        type=positive_int,
+        default=1,
+        help="epochs at the initial learning rate (at least 1) before --lr-decay "
+        "multiplies it after every epoch",
     )
     group.add_argument(
         "--clip-norm",
@@ -163,11 +164,39 @@ def parse(parser, argv=None):
     A directory that does not exist is an error here, before any work starts.
     """
     args = parser.parse_args(argv)
+    only_with(
+        parser, args, ["--lr-decay-start"], args.lr_decay is not None, "--lr-decay"
+    )
+    only_with(
+        parser, args, ["--tuner", "--tune-dir", "--max-trials"], args.tune, "--tune"
+    )
+    only_with(parser, args, ["--model-name"], args.export, "--export")
     if args.data:
         if not os.path.isdir(args.data):
             parser.error(f"argument --data: {args.data!r} is not a directory")
         os.environ["GARDEN_DATA"] = os.path.abspath(args.data)
     return args
+
+
+def only_with(parser, args, flags, applies, needs):
+    """Refuses `flags` set away from their defaults where they would not act.
+
+    A flag that would be accepted and ignored (`--tuner` without `--tune`) is
+    a usage error naming it and what it needs.
+
+    Args:
+        parser: The recipe's parser.
+        args: Its parsed flags.
+        flags: The flags that act only when `applies`.
+        applies: Whether they act in this run.
+        needs: What makes them act, for the message (e.g. "--tune").
+    """
+    if applies:
+        return
+    for flag in flags:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) != parser.get_default(dest):
+            parser.error(f"argument {flag}: applies only with {needs}")
 
 
 IMDB_TRAIN_REVIEWS = 25_000

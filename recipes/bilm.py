@@ -48,10 +48,11 @@ from garden.reports import replacing
 from garden.training import (
     fit_from_flags,
     load_best,
-    make_optimizer,
+    optimizer_from_flags,
     set_precision,
     strategy_from_flags,
 )
+from garden.training.run_record import log_metrics, recorded
 from garden.training.sampled_softmax import SampledSoftmaxModel
 
 # Not served on its own (`--export` is refused): TF Serving's config has no entry.
@@ -95,6 +96,11 @@ def parse_args(argv=None):
         task, "report the held-out perplexity of this .keras biLM (same data flags)"
     )
     args = cli.parse(parser, argv)
+    if args.tune:
+        parser.error(
+            "argument --tune: the biLM has no search space (its size is set by "
+            "its flags; tune the downstream model instead)"
+        )
     cli.check_review_sample(parser, args)
     if args.max_tokens <= 4:
         parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
@@ -160,6 +166,7 @@ def report_perplexity(model, valid):
     print("\nHeld-out perplexity (training reviews not trained on):")
     for direction in DIRECTIONS:
         perplexity = results[f"{direction}_perplexity"]
+        log_metrics("valid", **{f"{direction}_perplexity": perplexity})
         print(
             f"  {direction}: {perplexity:.2f} "
             f"(cross-entropy {math.log(perplexity):.4f} nats)"
@@ -168,6 +175,12 @@ def report_perplexity(model, valid):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -203,9 +216,7 @@ def main(argv=None):
             num_layers=args.num_layers,
             dropout=args.dropout,
         )
-        optimizer = make_optimizer(
-            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-        )
+        optimizer = optimizer_from_flags(args)
         trainer = compile_trainer(args, model, optimizer)
         fit_from_flags(trainer, args, batches["train"], batches["valid"], "val_loss")
     model = load_best(args.run_dir)

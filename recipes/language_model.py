@@ -42,10 +42,11 @@ from garden.models.language_model import (
 from garden.training import (
     fit_from_flags,
     is_chief,
-    make_optimizer,
+    optimizer_from_flags,
     set_precision,
     strategy_from_flags,
 )
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 
 BPTT_MODES = ("full", "truncated", "randomized")
@@ -116,6 +117,24 @@ def parse_args(argv=None):
     task.add_argument("--top-k", type=cli.positive_int, default=10)
     task.add_argument("--top-p", type=cli.positive_float, default=0.9)
     args = cli.parse(parser, argv)
+    cli.only_with(
+        parser,
+        args,
+        ["--truncation-probability"],
+        args.bptt == "randomized",
+        "--bptt randomized",
+    )
+    cli.only_with(parser, args, ["--top-k", "--top-p"], args.prompt, "--prompt")
+    cli.only_with(
+        parser,
+        args,
+        ["--max-length", "--temperature"],
+        args.prompt or args.export,
+        "--prompt or --export (the exported warmup continuations)",
+    )
+    cli.only_with(
+        parser, args, ["--residual"], args.num_layers > 1, "--num-layers 2 or more"
+    )
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
     if args.ema and args.tune:
@@ -219,22 +238,13 @@ def tuned_config(args, base_config, train, valid):
     return config_from_hp(best, base_config), hypermodel.build(best)
 
 
-def fit(args, config, train_tokens, train, valid):
+def fit(args, config, train, valid):
     """Trains (after a search with `--tune`); returns config, model and history."""
     if args.tune:
         config, model = tuned_config(args, config, train, valid)
     else:
         model = build_language_model(**config, **training_options(args))
-        steps_per_epoch = train_tokens // (args.batch_size * args.num_steps)
-        optimizer = make_optimizer(
-            args.optimizer,
-            args.learning_rate,
-            clip_norm=args.clip_norm,
-            decay_rate=args.lr_decay,
-            decay_steps=max(steps_per_epoch, 1),
-            decay_start=args.lr_decay_start * steps_per_epoch,
-            ema_momentum=args.ema or None,
-        )
+        optimizer = optimizer_from_flags(args, ema_momentum=args.ema or None)
         compile_language_model(model, optimizer)
     history = fit_from_flags(
         model,
@@ -290,6 +300,7 @@ def report_perplexity(config, weights, streams, rows):
         perplexity, count = stream_perplexity(
             config, weights, streams[split], rows=rows
         )
+        log_metrics(split, perplexity=perplexity, tokens=count)
         print(
             f"  {split}: {perplexity:.2f} over {count:,} tokens "
             f"(cross-entropy {math.log(perplexity):.4f} nats)"
@@ -330,6 +341,12 @@ def show_samples(args, generator, tokenizer, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args, stateful=args.bptt != "full")
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -355,7 +372,7 @@ def main(argv=None):
     config = model_config(args, len(vocabulary))
     train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
     with strategy.scope():
-        config, model, history = fit(args, config, len(streams["train"]), train, valid)
+        config, model, history = fit(args, config, train, valid)
 
     weights = model.get_weights()
     print(f"\nTrain perplexity (last epoch): {history.history['perplexity'][-1]:.2f}")
@@ -379,6 +396,7 @@ def main(argv=None):
             example_max_length=args.max_length,
             example_temperature=args.temperature,
         )
+        attach_to_export(path)
         print(f"\nExported to {path}")
 
 

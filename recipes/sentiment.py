@@ -53,10 +53,11 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
-    make_optimizer,
+    optimizer_from_flags,
     set_precision,
     strategy_from_flags,
 )
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.tuning import optimizer_from_hp, search
 
 # Kim's dropout for the CNN; a lighter one for the recurrent network.
@@ -137,6 +138,21 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task)
     args = cli.parse(parser, argv)
+    # Each model's options, refused with another model rather than ignored.
+    for flags, models in (
+        (["--cell", "--units", "--num-layers", "--recurrent-dropout"], ["birnn"]),
+        (["--filters", "--multichannel"], ["textcnn"]),
+        (["--bag"], ["bow"]),
+        (["--bigram-min-count"], ["nbsvm"]),
+        (["--dropout"], ["birnn", "textcnn", "nbsvm"]),
+        (
+            ["--embeddings", "--embedding-dim", "--freeze-embeddings"],
+            ["birnn", "textcnn"],
+        ),
+    ):
+        cli.only_with(
+            parser, args, flags, args.model in models, "--model " + " or ".join(models)
+        )
     if args.dropout is None:
         args.dropout = DEFAULT_DROPOUT[args.model]
     pretrained_dim = None
@@ -159,14 +175,6 @@ def parse_args(argv=None):
         )
     if args.embedding_dim is None:
         args.embedding_dim = pretrained_dim or 100
-    for flag, given in (
-        ("--embeddings", args.embeddings != "random"),
-        ("--freeze-embeddings", args.freeze_embeddings),
-    ):
-        if args.model in ("bow", "nbsvm") and given:
-            parser.error(f"argument {flag}: the bag-of-words models have no embedding")
-    if args.multichannel and args.model != "textcnn":
-        parser.error("argument --multichannel: only for --model textcnn")
     if args.bilm and args.model != "birnn":
         parser.error("argument --bilm: only for --model birnn")
     cli.check_review_sample(parser, args)
@@ -294,7 +302,10 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
     The model is built and trained under `strategy`; the best epoch is loaded
     outside it.
     """
-    buckets = list(range(50, args.max_length, 50)) if args.bucket else None
+    # Buckets 50 words wide, narrower when reviews are cut shorter than 200.
+    width = min(50, max(1, args.max_length // 4))
+    buckets = list(range(width, args.max_length, width)) if args.bucket else None
+    buckets = buckets or None
     train, valid = (
         data.classification_dataset(
             *splits[split],
@@ -312,9 +323,7 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         if args.tune:
             config, model = tuned_model(args, config, embeddings, train, valid)
         else:
-            optimizer = make_optimizer(
-                args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-            )
+            optimizer = optimizer_from_flags(args)
             model = new_model(args.model, config, optimizer, embeddings)
         fit_from_flags(model, args, train, valid, "val_accuracy", "max")
     return config, load_best(args.run_dir)
@@ -343,6 +352,7 @@ def report_test(args, model, tokenizer, vocabulary, texts, labels):
     labels = np.asarray(labels, "int64")
     confusion = np.zeros((2, 2), "int64")
     np.add.at(confusion, (labels, predicted), 1)
+    log_metrics("test", accuracy=np.mean(predicted == labels), reviews=len(labels))
     print(
         f"\nTest accuracy: {np.mean(predicted == labels):.4f} "
         f"({int(np.sum(predicted == labels)):,} of {len(labels):,} reviews)"
@@ -368,6 +378,12 @@ def show_predictions(args, model, tokenizer, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -423,6 +439,7 @@ def main(argv=None):
             args.max_length,
             examples=splits["valid"][0][:3],  # TF Serving's warmup request
         )
+        attach_to_export(path)
         print(f"\nExported to {path}")
 
 

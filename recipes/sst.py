@@ -35,6 +35,7 @@ from garden.export.sst import export_sst_model
 from garden.models.bilm import load_bilm, map_vocabulary
 from garden.models.tree import (
     SST_MODELS,
+    TREE_MODELS,
     build_sst_model,
     compile_sst_model,
     encode_phrases,
@@ -50,6 +51,7 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.training.sentiment_metrics import sentiment_scores
 from garden.tuning import searched_or_flagged_model
 
@@ -117,6 +119,13 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task)
     args = cli.parse(parser, argv)
+    cli.only_with(
+        parser,
+        args,
+        ["--schedule"],
+        args.model != "bilstm",
+        "a tree model (--model " + " or ".join(TREE_MODELS) + ")",
+    )
     glove_dim = data.embeddings.GLOVE_DIMENSION
     if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
         parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
@@ -225,6 +234,13 @@ def report_test(args, model, trees, vocabulary):
         [row[-1] for row in labels], np.stack([p[-1] for p in nodes])
     )
     every = sentiment_scores(np.concatenate(labels), np.concatenate(nodes))
+    log_metrics(
+        "test",
+        root_fine_grained=roots["fine_grained"],
+        root_binary=roots["binary"],
+        all_node_fine_grained=every["fine_grained"],
+        sentences=roots["count"],
+    )
     print(
         f"\nTest ({roots['count']:,} sentences, {every['count']:,} nodes), "
         f"model {args.model}:\n"
@@ -238,6 +254,12 @@ def report_test(args, model, trees, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -276,6 +298,7 @@ def main(argv=None):
             args.model_name,
             examples=data.load_sst("dev")[:3],  # TF Serving's warmup request
         )
+        attach_to_export(path)
         print(f"\nExported to {path}")
 
 

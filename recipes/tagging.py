@@ -54,6 +54,7 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.training.tagging_metrics import scores_table, tagging_scores
 from garden.tuning import recurrent_from_hp, searched_or_flagged_model
 
@@ -184,6 +185,7 @@ def report_test(args, model, vocabulary, texts):
     labels = np.concatenate([np.asarray(y, "int32") for _, y in examples])
     predicted = np.concatenate(predicted)
     scores = tagging_scores(labels, predicted, punctuation.PUNCTUATION_LABELS)
+    log_metrics("test", word_accuracy=np.mean(labels == predicted), reviews=len(texts))
     print(
         f"\nTest: {len(texts):,} reviews, {len(labels):,} words, word accuracy "
         f"{np.mean(labels == predicted):.4f} ({time.time() - start:.0f} s)\n"
@@ -202,6 +204,12 @@ def show_punctuated(args, model, vocabulary):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -235,6 +243,7 @@ def main(argv=None):
             args.window,
             examples=splits["valid"][:3],  # TF Serving's warmup request
         )
+        attach_to_export(path)
         print(f"\nExported to {path}")
 
 

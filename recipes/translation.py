@@ -47,6 +47,7 @@ from garden.training import (
     strategy_from_flags,
 )
 from garden.training.bleu import corpus_bleu
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.tuning import searched_or_flagged_model
 
 SPLITS = ("train", "valid", "test")
@@ -187,7 +188,8 @@ def fit(args, strategy, splits, vocabularies, tokenizer, config):
             tokenizer=tokenizer,
             batch_size=args.batch_size,
             max_length=args.max_length,
-            bucket_boundaries=[b for b in buckets if b < args.max_length],
+            # Pairs of at most 8 tokens need no buckets (none below the limit).
+            bucket_boundaries=[b for b in buckets if b < args.max_length] or None,
             shuffle=split == "train",
             seed=args.seed,
         )
@@ -279,6 +281,7 @@ def report_test(args, translator, pairs):
         start = time.time()
         hypotheses = translator(sources, width)
         score, signature = corpus_bleu(hypotheses, references)
+        log_metrics("test", **{f"bleu_{name.replace(' ', '_')}": score})
         results[name] = hypotheses
         print(
             f"Test BLEU, {name}: {score:.2f} ({len(pairs):,} pairs, "
@@ -295,6 +298,12 @@ def report_test(args, translator, pairs):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -344,6 +353,7 @@ def main(argv=None):
             examples=[english for english, _ in splits["test"][:3]],
             example_beam_width=args.beam_width,
         )
+        attach_to_export(path)
         print(f"\nExported to {path}")
 
 

@@ -51,6 +51,7 @@ from garden.training import (
     strategy_from_flags,
     word_similarity,
 )
+from garden.training.run_record import attach_to_export, log_metrics, recorded
 from garden.tuning import search
 
 PROBES = {
@@ -130,11 +131,34 @@ def parse_args(argv=None):
         help="where the word2vec text file goes (default RUN_DIR/vectors.txt)",
     )
     args = cli.parse(parser, argv)
+    cli.only_with(
+        parser,
+        args,
+        ["--buckets", "--min-n", "--max-n"],
+        args.model == "fasttext",
+        "--model fasttext",
+    )
+    cli.only_with(
+        parser,
+        args,
+        ["--validation-size"],
+        args.corpus != "ptb",
+        "--corpus imdb or text (PTB has its own validation split)",
+    )
     if args.optimizer != "sgd":
         parser.error(
             "argument --optimizer: word vectors train with sgd (sparse row "
             "updates and word2vec's linearly falling rate)"
         )
+    for flag, given in (
+        ("--lr-decay", args.lr_decay is not None),
+        ("--clip-norm", args.clip_norm is not None),
+    ):
+        if given:
+            parser.error(
+                f"argument {flag}: word vectors train as word2vec does (sgd on "
+                "sparse rows, a linearly falling rate, no clipping)"
+            )
     if not 0 <= args.sample < 1:
         parser.error(
             f"argument --sample: expected a number in [0, 1), got {args.sample}"
@@ -297,6 +321,7 @@ def report(scores, label):
         "analogies": "analogies (3CosAdd accuracy)",
     }
     for name, score in scores.items():
+        log_metrics("test", **{name: score.value, f"{name}_coverage": score.coverage})
         print(f"| {names[name]} | {score.value:.3f} | {score.coverage:.1%} |")
 
 
@@ -314,6 +339,12 @@ def show_neighbours(vectors, probes):
 
 def main(argv=None):
     args = parse_args(argv)
+    with recorded(args, argv):
+        run(args)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args)
     policy = set_precision(args.precision)
     keras.utils.set_random_seed(args.seed)
@@ -357,6 +388,7 @@ def main(argv=None):
             path = export_word_vectors(
                 vectors, args.export, args.model_name, examples=args.probes or ["the"]
             )
+            attach_to_export(path)
             print(f"Exported to {path}")
     show_neighbours(vectors, args.probes)
     report(evaluate(vectors), f"{args.model} on {args.corpus}")

@@ -1,9 +1,11 @@
 """Training as the lectures teach it: precision, optimizers, metrics, callbacks."""
 
 from garden.training.callbacks import (
+    EpochLearningRate,
     ResetStatesEachEpoch,
     fit_from_flags,
     load_best,
+    schedule_from_flags,
     standard_callbacks,
 )
 from garden.training.distribute import (
@@ -16,12 +18,17 @@ from garden.training.distribute import (
     task_run_dir,
 )
 from garden.training.metrics import Perplexity, masked_cross_entropy
-from garden.training.optimizers import OPTIMIZERS, make_optimizer
+from garden.training.optimizers import (
+    OPTIMIZERS,
+    make_optimizer,
+    optimizer_from_flags,
+)
 from garden.training.precision import PRECISIONS, resolve_precision, set_precision
 
 __all__ = [
     "OPTIMIZERS",
     "PRECISIONS",
+    "EpochLearningRate",
     "STRATEGIES",
     "Perplexity",
     "ResetStatesEachEpoch",
@@ -32,8 +39,10 @@ __all__ = [
     "load_best",
     "make_optimizer",
     "make_strategy",
+    "optimizer_from_flags",
     "masked_cross_entropy",
     "resolve_precision",
+    "schedule_from_flags",
     "set_precision",
     "standard_callbacks",
     "strategy_from_flags",

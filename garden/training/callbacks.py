@@ -31,6 +31,59 @@ class ResetStatesEachEpoch(keras.callbacks.Callback):
         self._reset()
 
 
+class EpochLearningRate(keras.callbacks.Callback):
+    """Decays the learning rate once an epoch, and logs the rate of every epoch.
+
+    Epoch `e` (from 0) trains at `initial * decay ** max(0, e + 1 - start)`:
+    the first `start` epochs at the initial rate, then one multiplication by
+    `decay` after every epoch (Zaremba et al. halve the rate after each epoch
+    from the 5th on: `decay=0.5, start=4`). The initial rate is the
+    optimizer's when training begins, read before `BackupAndRestore` restores
+    a killed run, so a resumed run and every KerasTuner trial decay from their
+    own start. Each epoch's logs get `learning_rate` (the rate at its end), so
+    `history.csv` and TensorBoard show the schedule that ran.
+
+    Args:
+        decay: Factor in (0, 1], or None to only log the rate.
+        start: Epochs at the initial rate, at least 1.
+    """
+
+    def __init__(self, decay=None, start=1):
+        super().__init__()
+        if decay is not None and not 0 < decay <= 1:
+            raise ValueError(
+                "Received an invalid value for argument `decay`, expected a "
+                f"number in (0, 1] or None, got {decay!r}."
+            )
+        if not (isinstance(start, int) and start >= 1):
+            raise ValueError(
+                "Received an invalid value for argument `start`, expected a "
+                f"positive integer, got {start!r}."
+            )
+        self.decay = decay
+        self.start = start
+        self.initial = None
+
+    def rate(self, epoch):
+        """The learning rate of epoch `epoch` (from 0)."""
+        return self.initial * self.decay ** max(0, epoch + 1 - self.start)
+
+    def _current(self):
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_train_begin(self, logs=None):
+        if self.decay is not None:
+            self.initial = self._current()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.decay is not None:
+            self.model.optimizer.learning_rate = self.rate(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self._current()
+
+
 def standard_callbacks(
     run_dir,
     monitor="val_loss",
@@ -40,6 +93,8 @@ def standard_callbacks(
     tensorboard=True,
     ema=False,
     history=True,
+    lr_decay=None,
+    lr_decay_start=1,
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
@@ -58,6 +113,8 @@ def standard_callbacks(
             checkpoint the averaged weights (`keras.callbacks.SwapEMAWeights`).
         history: Whether to write `history.csv`; a resumed run appends to it,
             a new one starts it afresh.
+        lr_decay, lr_decay_start: The per-epoch decay of the learning rate
+            (`EpochLearningRate`); with None the rate is only logged.
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -65,6 +122,8 @@ def standard_callbacks(
     os.makedirs(run_dir, exist_ok=True)
     backup = os.path.join(run_dir, "backup")
     callbacks = [
+        # Before BackupAndRestore: it reads the initial rate before a restore.
+        EpochLearningRate(lr_decay, lr_decay_start),
         keras.callbacks.BackupAndRestore(backup),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"),
@@ -105,7 +164,7 @@ def fit_from_flags(model, args, train, valid, monitor, mode="min", **options):
 
     Prints the model summary (unless `--verbose 0`), then trains for
     `--epochs` with `standard_callbacks(--run-dir, monitor, mode, --patience,
-    **options)`.
+    --lr-decay, --lr-decay-start, **options)`.
 
     Args:
         model: The compiled model.
@@ -124,10 +183,20 @@ def fit_from_flags(model, args, train, valid, monitor, mode="min", **options):
         validation_data=valid,
         epochs=args.epochs,
         callbacks=standard_callbacks(
-            args.run_dir, monitor=monitor, mode=mode, patience=args.patience, **options
+            args.run_dir,
+            monitor=monitor,
+            mode=mode,
+            patience=args.patience,
+            **schedule_from_flags(args),
+            **options,
         ),
         verbose=args.verbose,
     )
+
+
+def schedule_from_flags(args):
+    """The `standard_callbacks` arguments of `--lr-decay` and `--lr-decay-start`."""
+    return {"lr_decay": args.lr_decay, "lr_decay_start": args.lr_decay_start}
 
 
 def load_best(run_dir):

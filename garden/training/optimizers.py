@@ -1,4 +1,8 @@
-"""The optimizers the lectures name, with clipping and learning-rate decay."""
+"""The optimizers the lectures name, with clipping and weight averaging.
+
+The learning rate's decay over epochs is `garden.training.callbacks.EpochLearningRate`,
+so that one path serves every recipe, every KerasTuner trial and every resume.
+"""
 
 import keras
 
@@ -9,9 +13,6 @@ def make_optimizer(
     name="adam",
     learning_rate=1e-3,
     clip_norm=None,
-    decay_rate=None,
-    decay_steps=1000,
-    decay_start=0,
     momentum=0.9,
     ema_momentum=None,
 ):
@@ -23,12 +24,6 @@ def make_optimizer(
         learning_rate: Positive float, the initial learning rate.
         clip_norm: Clip the gradients by their global norm to this value
             (Pascanu et al., 2013); None for no clipping.
-        decay_rate: Multiply the learning rate by this factor every
-            `decay_steps` steps (exponential decay, staircase); None for a
-            constant rate.
-        decay_steps: Steps between decays.
-        decay_start: Steps at the initial rate before the first decay (e.g.
-            Zaremba et al. halve the rate after each epoch from the 5th on).
         momentum: The momentum of "momentum".
         ema_momentum: Keep an exponential moving average of the weights
             with this momentum (Keras's `use_ema`); the model ends training
@@ -57,26 +52,6 @@ def make_optimizer(
             "Received an invalid value for argument `clip_norm`, expected a "
             f"positive float or None, got {clip_norm!r}."
         )
-    if decay_rate is not None:
-        if not 0 < decay_rate <= 1:
-            raise ValueError(
-                "Received an invalid value for argument `decay_rate`, expected a "
-                f"float in (0, 1] or None, got {decay_rate!r}."
-            )
-        if decay_start:
-            # Constant, then one step down every `decay_steps` (100 steps down
-            # take the rate below any use when decay_rate < 1).
-            learning_rate = keras.optimizers.schedules.PiecewiseConstantDecay(
-                [decay_start + i * decay_steps for i in range(100)],
-                [learning_rate * decay_rate**i for i in range(101)],
-            )
-        else:
-            learning_rate = keras.optimizers.schedules.ExponentialDecay(
-                learning_rate,
-                decay_steps=decay_steps,
-                decay_rate=decay_rate,
-                staircase=True,
-            )
     options = {"learning_rate": learning_rate, "global_clipnorm": clip_norm}
     if ema_momentum is not None:
         if not 0 < ema_momentum < 1:
@@ -96,3 +71,19 @@ def make_optimizer(
     if name == "adadelta":
         return keras.optimizers.Adadelta(**options)
     return keras.optimizers.Adam(**options)
+
+
+def optimizer_from_flags(args, **overrides):
+    """The optimizer of `--optimizer`, `--learning-rate` and `--clip-norm`.
+
+    Every recipe builds its optimizer here (the per-epoch `--lr-decay` is a
+    callback of `fit_from_flags`); `overrides` replace `make_optimizer`
+    arguments the recipe decides itself (e.g. `ema_momentum`).
+    """
+    options = {
+        "name": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "clip_norm": args.clip_norm,
+        **overrides,
+    }
+    return make_optimizer(**options)

@@ -5,9 +5,9 @@ import os
 import keras_tuner
 import tensorflow as tf
 
-from garden.training.callbacks import standard_callbacks
+from garden.training.callbacks import schedule_from_flags, standard_callbacks
 from garden.training.distribute import fit_across_workers
-from garden.training.optimizers import make_optimizer
+from garden.training.optimizers import make_optimizer, optimizer_from_flags
 from garden.training.precision import set_precision
 
 # Learning-rate ranges by optimizer family (a conditional hyperparameter):
@@ -144,7 +144,8 @@ def search(
     `--tune-dir/project_name` (a search there resumes) and trains each model
     for at most `--epochs`, in `--precision`, with the standard callbacks
     (checkpoints and resume state in `--run-dir/search`, early stopping after
-    `--patience` epochs, no TensorBoard). Called inside a
+    `--patience` epochs, the learning rate decayed by `--lr-decay` from the
+    trial's own initial rate, no TensorBoard). Called inside a
     `tf.distribute.Strategy`'s scope, every trial trains under that strategy.
 
     Distributed search (KerasTuner's chief and workers): start the same
@@ -179,6 +180,7 @@ def search(
         stateful=stateful,
         tensorboard=False,
         history=False,
+        **schedule_from_flags(args),
     )
     tuner = make_tuner(
         args.tuner,
@@ -257,10 +259,7 @@ def searched_or_flagged_model(
         `(config, model)`.
     """
     if not args.tune:
-        optimizer = make_optimizer(
-            args.optimizer, args.learning_rate, clip_norm=args.clip_norm
-        )
-        return config, new_model(config, optimizer)
+        return config, new_model(config, optimizer_from_flags(args))
 
     def build(hp):
         optimizer = optimizer_from_hp(hp, optimizers=optimizers)

@@ -51,7 +51,12 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
     perplexities = perplexities_of(capsys.readouterr().out)
     # Reported on the full softmax over the 300 words.
     assert all(1 < value < 300 for value in perplexities.values()), perplexities
-    assert sorted(os.listdir(tmp_path)) == ["best.keras", "history.csv", "logs"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "best.keras",
+        "history.csv",
+        "logs",
+        "run.json",
+    ]
     features, tokens = load_bilm(str(tmp_path / "best.keras"))
     assert len(tokens) == 300 and len(features.outputs) == 3
     # A checkpoint from the middle of such a run holds the training wrapper;

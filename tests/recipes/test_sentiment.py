@@ -1,5 +1,6 @@
 """The sentiment recipe end to end on a slice of IMDb, small and fast."""
 
+import json
 import os
 
 import keras
@@ -54,6 +55,8 @@ def test_textcnn_glove_multichannel_reports_predicts_and_exports(tmp_path, capsy
     assert len(cli_lines) == 3
     path = tmp_path / "exports" / "sentiment" / "1"
     assert os.path.isdir(path) and os.path.exists(f"{path}.keras")
+    card = json.loads((path / "assets.extra" / "run.json").read_text())
+    assert card["flags"]["model"] == "textcnn" and "accuracy" in card["metrics"]["test"]
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     probabilities = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
     shown = [float(line.split("= ")[1].split(")")[0]) for line in cli_lines]
@@ -69,6 +72,12 @@ def test_bucketed_birnn_trains_and_its_checkpoint_evaluates_alike(tmp_path, caps
     recipe.main([*flags, "--run-dir", str(tmp_path)])
     accuracy = accuracy_of(capsys.readouterr().out)
     assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["status"] == "finished" and record["flags"]["bucket"] is True
+    assert record["metrics"]["test"]["reviews"] == 100
+    assert record["metrics"]["test"]["accuracy"] == pytest.approx(accuracy, abs=5e-5)
+    assert record["history"][0]["learning_rate"] == pytest.approx(1e-3)
+    assert any(path.endswith("aclImdb.tar.gz") for path in record["data_files"])
     recipe.main(
         [*flags, "--run-dir", str(tmp_path / "again")]
         + ["--evaluate", str(tmp_path / "best.keras"), "--predict", "Awful."]

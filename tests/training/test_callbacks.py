@@ -2,9 +2,15 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 from garden.layers import GRU
-from garden.training import ResetStatesEachEpoch, make_optimizer, standard_callbacks
+from garden.training import (
+    EpochLearningRate,
+    ResetStatesEachEpoch,
+    make_optimizer,
+    standard_callbacks,
+)
 
 
 def test_standard_callbacks_write_logs_checkpoint_and_backup(tmp_path):
@@ -48,12 +54,60 @@ def test_a_killed_run_resumes_from_its_last_epoch(tmp_path):
 
     def logged_epochs():
         rows = (tmp_path / "history.csv").read_text().splitlines()
-        assert rows[0].split(",")[:2] == ["epoch", "loss"]
+        assert rows[0].split(",")[:3] == ["epoch", "learning_rate", "loss"]
         return [int(row.split(",")[0]) for row in rows[1:]]
 
     assert logged_epochs() == [0, 1, 2, 3]  # the resumed run appended
     run([])
     assert logged_epochs() == [0, 1, 2, 3]  # a new run started afresh
+
+
+def logged_rates(run_dir):
+    rows = (run_dir / "history.csv").read_text().splitlines()
+    column = rows[0].split(",").index("learning_rate")
+    return [float(row.split(",")[column]) for row in rows[1:]]
+
+
+def test_learning_rate_decays_each_epoch_after_the_start_and_is_logged(tmp_path):
+    def run(extra, epochs=6):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer=make_optimizer("sgd", 0.8), loss="mse")
+        x, y = np.ones((8, 2)), np.ones((8, 1))
+        callbacks = standard_callbacks(
+            str(tmp_path), tensorboard=False, lr_decay=0.5, lr_decay_start=2
+        )
+        return model.fit(x, y, epochs=epochs, callbacks=callbacks + extra, verbose=0)
+
+    # Killed after epoch 2 (from 1), then resumed: the schedule goes on from
+    # the initial rate, neither restarting nor decaying the restored rate again.
+    try:
+        run([Interrupt()])
+    except RuntimeError:
+        pass
+    run([])
+    assert logged_rates(tmp_path) == pytest.approx([0.8, 0.8, 0.4, 0.2, 0.1, 0.05])
+
+
+def test_learning_rate_decay_moves_the_weights_by_the_decayed_rate():
+    # One SGD step an epoch on loss w (gradient 1): w falls by each epoch's rate.
+    variable_model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    variable_model.layers[0].set_weights([np.zeros((1, 1)), np.zeros(1)])
+    variable_model.compile(optimizer=make_optimizer("sgd", 1.0), loss=lambda y, p: p)
+    history = variable_model.fit(
+        np.zeros((1, 1)),
+        np.zeros((1, 1)),
+        epochs=4,
+        callbacks=[EpochLearningRate(0.5, start=1)],
+        verbose=0,
+    )
+    assert history.history["learning_rate"] == [1.0, 0.5, 0.25, 0.125]
+    assert float(variable_model.layers[0].get_weights()[1][0]) == -1.875
+
+
+def test_learning_rate_decay_arguments_are_checked():
+    for bad in ({"decay": 0.0}, {"decay": 1.5}, {"decay": 0.5, "start": 0}):
+        with pytest.raises(ValueError, match="`(decay|start)`"):
+            EpochLearningRate(**bad)
 
 
 def test_states_reset_at_epoch_and_evaluation_start():

@@ -29,35 +29,6 @@ def test_clipping_bounds_the_update():
     assert [round(float(v), 5) for v in variable.numpy()] == [-0.3, -0.4]
 
 
-def test_learning_rate_decays_by_steps():
-    optimizer = make_optimizer("sgd", 1.0, decay_rate=0.5, decay_steps=10)
-    variable = keras.Variable([0.0])
-    rates = {}
-    for step in range(26):
-        rates[step] = round(float(optimizer.learning_rate), 4)
-        optimizer.apply_gradients([(keras.ops.zeros((1,)), variable)])
-    assert [rates[step] for step in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
-
-
-def test_learning_rate_decay_can_start_late():
-    optimizer = make_optimizer(
-        "sgd", 1.0, decay_rate=0.5, decay_steps=10, decay_start=40
-    )
-    variable = keras.Variable([0.0])
-    rates = {}
-    for step in range(61):
-        rates[step] = round(float(optimizer.learning_rate), 4)
-        optimizer.apply_gradients([(keras.ops.zeros((1,)), variable)])
-    assert [rates[step] for step in (0, 40, 41, 50, 51, 60)] == [
-        1.0,
-        1.0,
-        0.5,
-        0.5,
-        0.25,
-        0.25,
-    ]
-
-
 def test_bad_arguments():
     with pytest.raises(ValueError, match="`optimizer`.*'adam'"):
         make_optimizer("lbfgs")
@@ -65,8 +36,6 @@ def test_bad_arguments():
         make_optimizer("adam", 0.0)
     with pytest.raises(ValueError, match="`clip_norm`"):
         make_optimizer("adam", clip_norm=-1)
-    with pytest.raises(ValueError, match="`decay_rate`"):
-        make_optimizer("adam", decay_rate=1.5)
 
 
 def test_weight_averaging_momentum_is_checked():

@@ -1,0 +1,36 @@
+import pytest
+
+from garden import cli
+
+
+def parse(*flags):
+    return cli.parse(cli.recipe_parser("a recipe", "recipe"), list(flags))
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--lr-decay-start", "3"], "--lr-decay-start: applies only with --lr-decay"),
+        (["--tuner", "random"], "--tuner: applies only with --tune"),
+        (["--max-trials", "3"], "--max-trials: applies only with --tune"),
+        (["--tune-dir", "elsewhere"], "--tune-dir: applies only with --tune"),
+        (["--model-name", "other"], "--model-name: applies only with --export"),
+        (["--lr-decay-start", "0", "--lr-decay", "0.5"], "positive integer"),
+        (["--lr-decay", "0"], "--lr-decay"),
+    ],
+)
+def test_a_flag_that_would_not_act_is_refused_by_name(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(*flags)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_same_flags_act_beside_what_they_need():
+    args = parse("--lr-decay", "0.5", "--lr-decay-start", "3")
+    assert (args.lr_decay, args.lr_decay_start) == (0.5, 3)
+    args = parse("--tune", "--tuner", "random", "--max-trials", "3")
+    assert (args.tuner, args.max_trials) == ("random", 3)
+    assert parse("--export", "out", "--model-name", "other").model_name == "other"
+    # The default given explicitly changes nothing, so it is not refused.
+    assert parse("--tuner", "hyperband").tuner == "hyperband"
