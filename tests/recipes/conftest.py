@@ -1,6 +1,7 @@
 """What the recipe tests share: IMDb read once per worker; small search spaces."""
 
 import functools
+import os
 
 import pytest
 
@@ -8,8 +9,13 @@ from garden import data
 
 
 @functools.cache
-def _cached_imdb(split):
+def _read_imdb(split, data_dir):
     return data.corpora.load_imdb(split)
+
+
+def _cached_imdb(split):
+    # Keyed by the data directory too: `--data DIR` must still read DIR.
+    return _read_imdb(split, os.environ.get("GARDEN_DATA"))
 
 
 @pytest.fixture(autouse=True)
