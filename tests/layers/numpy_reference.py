@@ -16,8 +16,13 @@ def simple_rnn_step(x, h, kernel, recurrent_kernel, bias, phi=np.tanh):
     return phi(x @ kernel + h @ recurrent_kernel + bias)
 
 
-def gru_step(x, h, kernel, recurrent_kernel, bias, reset_after):
-    """The GRU equations; gate blocks z, r, h as in Keras."""
+def gru_step(x, h, kernel, recurrent_kernel, bias, reset_after, h_dropped=None):
+    """The GRU equations; gate blocks z, r, h as in Keras.
+
+    With recurrent dropout, `h_dropped` (H_{t-1} * m_h) enters the products
+    and H_{t-1} itself the final mix.
+    """
+    h_dropped = h if h_dropped is None else h_dropped
     n = h.shape[-1]
     w_xz, w_xr, w_xh = kernel[:, :n], kernel[:, n : 2 * n], kernel[:, 2 * n :]
     w_hz = recurrent_kernel[:, :n]
@@ -29,12 +34,12 @@ def gru_step(x, h, kernel, recurrent_kernel, bias, reset_after):
         b_x, b_h = bias, np.zeros_like(bias)
     b_xz, b_xr, b_xh = b_x[:n], b_x[n : 2 * n], b_x[2 * n :]
     b_hz, b_hr, b_hh = b_h[:n], b_h[n : 2 * n], b_h[2 * n :]
-    r = sigmoid(x @ w_xr + b_xr + h @ w_hr + b_hr)
-    z = sigmoid(x @ w_xz + b_xz + h @ w_hz + b_hz)
+    r = sigmoid(x @ w_xr + b_xr + h_dropped @ w_hr + b_hr)
+    z = sigmoid(x @ w_xz + b_xz + h_dropped @ w_hz + b_hz)
     if reset_after:
-        candidate = np.tanh(x @ w_xh + b_xh + r * (h @ w_hh + b_hh))
+        candidate = np.tanh(x @ w_xh + b_xh + r * (h_dropped @ w_hh + b_hh))
     else:
-        candidate = np.tanh(x @ w_xh + (r * h) @ w_hh + b_xh)
+        candidate = np.tanh(x @ w_xh + (r * h_dropped) @ w_hh + b_xh)
     return z * h + (1.0 - z) * candidate
 
 

@@ -15,33 +15,13 @@ import tensorflow as tf
 from garden.layers import GRU, LSTM, SimpleRNN
 from tests.layers.checks import random_weights
 from tests.layers.numpy_reference import (
+    gru_step,
     lstm_step,
     run_sequence,
-    sigmoid,
     simple_rnn_step,
 )
 
 UNITS, FEATURES = 5, 4  # different, so an input mask cannot pass for a state mask
-
-
-def gru_step_dropped(x, h, kernel, recurrent_kernel, bias, reset_after, h_dropped):
-    """The GRU equations with H_{t-1} * m_h in the products, H_{t-1} in the mix."""
-    n = h.shape[-1]
-    w_xz, w_xr, w_xh = np.split(kernel, 3, axis=-1)
-    w_hz, w_hr, w_hh = np.split(recurrent_kernel, 3, axis=-1)
-    if reset_after:
-        b_x, b_h = bias[0], bias[1]
-    else:
-        b_x, b_h = bias, np.zeros_like(bias)
-    b_xz, b_xr, b_xh = b_x[:n], b_x[n : 2 * n], b_x[2 * n :]
-    b_hz, b_hr, b_hh = b_h[:n], b_h[n : 2 * n], b_h[2 * n :]
-    z = sigmoid(x @ w_xz + b_xz + h_dropped @ w_hz + b_hz)
-    r = sigmoid(x @ w_xr + b_xr + h_dropped @ w_hr + b_hr)
-    if reset_after:
-        candidate = np.tanh(x @ w_xh + b_xh + r * (h_dropped @ w_hh + b_hh))
-    else:
-        candidate = np.tanh(x @ w_xh + (r * h_dropped) @ w_hh + b_xh)
-    return z * h + (1.0 - z) * candidate
 
 
 def reference_step(family, weights, input_mask, recurrent_mask):
@@ -53,7 +33,7 @@ def reference_step(family, weights, input_mask, recurrent_mask):
     if family == "lstm":
         return lambda x, h, c: lstm_step(x * m_x, h * m_h, c, *weights)
     reset_after = family == "gru"
-    return lambda x, h: gru_step_dropped(
+    return lambda x, h: gru_step(
         x * m_x, h, *weights, reset_after=reset_after, h_dropped=h * m_h
     )
 
