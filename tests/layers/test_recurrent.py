@@ -30,6 +30,23 @@ def inputs(batch=4, steps=7, features=5, seed=0):
     return rng.normal(size=(batch, steps, features)).astype("float32")
 
 
+def repeated_rows(layer, one, rng, rows):
+    """`one` repeated `rows` times and initial states of 0.3 to differentiate.
+
+    The layer is built on `one` and given weights drawn from `rng`; many
+    identical rows let each draw its own truncation points.
+    """
+    import tensorflow as tf
+
+    layer(one)
+    layer.set_weights(
+        [rng.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
+    )
+    x = tf.constant(np.repeat(one, rows, axis=0))
+    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+    return x, initial
+
+
 def padding_mask(batch=4, steps=7):
     lengths = np.array([steps, 4, 1, 6])[:batch]
     return np.arange(steps)[None, :] < lengths[:, None]
@@ -329,15 +346,8 @@ def test_random_truncation_is_unbiased_and_keeps_the_forward_pass(family):
     ours_class, _, _ = FAMILIES[family]
     layer = ours_class(3, random_truncation=0.5, seed=0, return_sequences=True)
     one = inputs(batch=1, steps=6, features=2)
-    layer(one)
-    random_weights = np.random.default_rng(3)
-    layer.set_weights(
-        [random_weights.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
-    )
-    # Many identical rows: each draws its own truncation points.
     rows = 20_000
-    x = tf.constant(np.repeat(one, rows, axis=0))
-    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+    x, initial = repeated_rows(layer, one, np.random.default_rng(3), rows)
 
     def gradients(training):
         with tf.GradientTape() as tape:
@@ -377,14 +387,7 @@ def test_random_truncation_keeps_one_minus_p_of_the_steps(family):
     ours_class, _, _ = FAMILIES[family]
     layer = ours_class(3, random_truncation=0.25, seed=0, return_sequences=True)
     one = inputs(batch=1, steps=6, features=2)
-    layer(one)
-    rng = np.random.default_rng(3)
-    layer.set_weights(
-        [rng.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
-    )
-    rows = 4000
-    x = tf.constant(np.repeat(one, rows, axis=0))
-    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+    x, initial = repeated_rows(layer, one, np.random.default_rng(3), rows=4000)
 
     def gradient(training):
         with tf.GradientTape() as tape:
@@ -398,3 +401,40 @@ def test_random_truncation_keeps_one_minus_p_of_the_steps(family):
     np.testing.assert_allclose(
         randomized[survived], full[survived] / 0.75**6, rtol=1e-4, atol=1e-6
     )
+
+
+def one_step_initial_state_gradients(layer_class, p, training, rows=20_000):
+    """Per-row gradient of a one-step output w.r.t. the initial state, many rows.
+
+    One step, so each row's gradient is either cut or passed exactly once.
+    """
+    import tensorflow as tf
+
+    layer = layer_class(3, random_truncation=p, seed=0)
+    rng = np.random.default_rng(0)
+    one = rng.normal(size=(1, 1, 2)).astype("float32")
+    x, initial = repeated_rows(layer, one, rng, rows)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x, initial_state=initial, training=training))
+    # Rows are independent: row i's gradient is that of row i's own loss.
+    return np.asarray(tape.gradient(loss, initial[0]))
+
+
+@pytest.mark.parametrize("layer_class", [layers.SimpleRNN, layers.GRU, layers.LSTM])
+def test_one_step_gradient_is_cut_with_probability_p_and_scaled_by_1_over_1_minus_p(
+    layer_class,
+):
+    # At p = 0.2, using p for 1 - p (the probability the gradient passes)
+    # changes the numbers; at p = 0.5 both give the same truncations.
+    p = 0.2
+    full = one_step_initial_state_gradients(layer_class, p, training=False)
+    randomized = one_step_initial_state_gradients(layer_class, p, training=True)
+    assert np.all(full != 0.0)
+    cut = np.all(randomized == 0.0, axis=1)
+    # xi = 0 with probability p = 0.2 (not 1 - p = 0.8); the standard error of
+    # the fraction over 20,000 rows is 0.003.
+    assert abs(cut.mean() - p) < 0.015
+    # Where the gradient passes it is the full one times 1 / (1 - p) = 1.25.
+    np.testing.assert_allclose(randomized[~cut], full[~cut] / (1 - p), rtol=1e-5)
+    # So its mean over the rows is the full gradient (unbiased).
+    np.testing.assert_allclose(randomized.mean(0), full.mean(0), rtol=0.03)
