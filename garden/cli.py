@@ -1,6 +1,7 @@
 """The flags every recipe shares, with errors that name the flag."""
 
 import argparse
+import math
 import os
 
 from garden.training.distribute import STRATEGIES
@@ -32,8 +33,8 @@ def _number(text, accept, expected):
 
 
 def positive_float(text):
-    """argparse type: a float > 0."""
-    return _number(text, lambda value: value > 0, "a positive number")
+    """argparse type: a finite float > 0."""
+    return _number(text, lambda value: 0 < value < math.inf, "a positive finite number")
 
 
 def rate(text):
@@ -58,6 +59,13 @@ def bounded_int(limit):
         return value
 
     return parse
+
+
+def existing_file(text):
+    """argparse type: the path of a file that exists."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"expected an existing file, got {text!r}")
+    return text
 
 
 def bilm_file(text):
@@ -154,7 +162,8 @@ def recipe_parser(description, name, **defaults):
         help="export a SavedModel to DIR/<model-name>/<version>/ and a .keras file",
     )
     group.add_argument("--model-name", default=name)
-    parser.set_defaults(**defaults)
+    # Not a flag: the recipe's name, recorded in run.json and in checkpoints.
+    parser.set_defaults(recipe=name, **defaults)
     return parser
 
 
@@ -209,6 +218,7 @@ def add_evaluate_flag(
     group.add_argument(
         "--evaluate",
         metavar="CHECKPOINT",
+        type=existing_file,
         default=None,
         help=f"skip training: {action}",
     )

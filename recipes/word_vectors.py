@@ -37,6 +37,8 @@ from garden.data.skipgram import (
     skipgram_dataset,
     subword_table,
 )
+from garden.data.sources import open_text
+from garden.errors import UserError
 from garden.export.word_vectors import export_word_vectors
 from garden.models.word2vec import (
     WordVectors,
@@ -183,10 +185,10 @@ def load_sentences(args):
         train = [line.split() for line in data.load_ptb("train")]
         valid = [line.split() for line in data.load_ptb("valid")]
     elif args.corpus == "text":
-        with open(args.text_file, encoding="utf-8") as f:
-            lines = [line.split() for line in f if line.strip()]
+        text = open_text(args.text_file)
+        lines = [line.split() for line in text.splitlines() if line.strip()]
         if len(lines) <= args.validation_size:
-            raise SystemExit(
+            raise UserError(
                 f"--text-file {args.text_file!r} has {len(lines)} non-empty lines; "
                 f"expected more than --validation-size ({args.validation_size})."
             )

@@ -17,6 +17,10 @@ def parse(*flags):
         (["--model-name", "other"], "--model-name: applies only with --export"),
         (["--lr-decay-start", "0", "--lr-decay", "0.5"], "positive integer"),
         (["--lr-decay", "0"], "--lr-decay"),
+        (["--learning-rate", "inf"], "--learning-rate: expected a positive finite"),
+        (["--learning-rate", "nan"], "--learning-rate: expected a positive finite"),
+        (["--clip-norm", "-1"], "--clip-norm: expected a positive finite"),
+        (["--lr-decay-start", "-5", "--lr-decay", "0.5"], "--lr-decay-start"),
     ],
 )
 def test_a_flag_that_would_not_act_is_refused_by_name(flags, message, capsys):
@@ -34,3 +38,13 @@ def test_the_same_flags_act_beside_what_they_need():
     assert parse("--export", "out", "--model-name", "other").model_name == "other"
     # The default given explicitly changes nothing, so it is not refused.
     assert parse("--tuner", "hyperband").tuner == "hyperband"
+
+
+def test_evaluate_names_a_file_that_exists(tmp_path, capsys):
+    parser = cli.recipe_parser("a recipe", "recipe")
+    cli.add_evaluate_flag(parser)
+    (tmp_path / "best.keras").write_bytes(b"")
+    assert cli.parse(parser, ["--evaluate", str(tmp_path / "best.keras")]).evaluate
+    with pytest.raises(SystemExit):
+        cli.parse(parser, ["--evaluate", str(tmp_path / "missing.keras")])
+    assert "--evaluate: expected an existing file" in capsys.readouterr().err

@@ -56,12 +56,16 @@ def _check_positive(name, value):
         )
 
 
+def tokens_needed(batch_size, num_steps):
+    """The shortest stream `partition_sequential` takes: one batch at every offset."""
+    return batch_size * num_steps + num_steps
+
+
 def _prepare(token_ids, batch_size, num_steps):
     _check_positive("batch_size", batch_size)
     _check_positive("num_steps", num_steps)
     token_ids = np.asarray(token_ids, dtype="int32").reshape(-1)
-    # The shortest stream that still gives one batch for every offset.
-    needed = batch_size * num_steps + num_steps
+    needed = tokens_needed(batch_size, num_steps)
     if len(token_ids) < needed:
         raise ValueError(
             "Received an invalid value for argument `token_ids`, expected at least "

@@ -35,17 +35,19 @@ import zlib
 
 import keras
 
+from garden.errors import UserError
+
 DATA_ENV = "GARDEN_DATA"
 CACHE_ENV = "GARDEN_CACHE"
 OFFLINE_ENV = "GARDEN_OFFLINE"
 COMPLETE_MARKER = ".garden-complete"
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(UserError, FileNotFoundError):
     """A corpus is neither given, nor under `$GARDEN_DATA`, nor downloadable."""
 
 
-class CorruptDataError(ValueError):
+class CorruptDataError(UserError, ValueError):
     """A corpus file fails its checksum, or an archive is truncated or corrupt."""
 
 
@@ -475,4 +477,9 @@ def open_text(path, member=None):
         raise CorruptDataError(
             f"The file `{path}` is truncated or corrupt ({error})."
         ) from error
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CorruptDataError(
+            f"The file `{path}` is not UTF-8 text ({error})."
+        ) from error

@@ -83,7 +83,16 @@ def is_chief():
 
 
 def task_run_dir(run_dir):
-    """`run_dir` for the chief; `run_dir/workers/<index>` for any other worker."""
+    """This process's own run directory under `run_dir`.
+
+    `run_dir` for the chief; `run_dir/workers/<index>` for any other
+    `tf.distribute` worker, and `run_dir/tuners/<id>` for a KerasTuner search
+    worker (`KERASTUNER_TUNER_ID` without "chief"), so that no two processes
+    share checkpoints, backups or the run's lock.
+    """
+    tuner = os.environ.get("KERASTUNER_TUNER_ID", "")
+    if os.environ.get("KERASTUNER_ORACLE_IP") and tuner and "chief" not in tuner:
+        return os.path.join(run_dir, "tuners", tuner)
     if is_chief():
         return run_dir
     task = _cluster_spec()["task"]

@@ -12,6 +12,8 @@ it was made.
 
 import contextlib
 import datetime
+import fcntl
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -21,7 +23,9 @@ import sys
 import time
 
 from garden.data import sources
+from garden.errors import UserError
 from garden.reports import replacing
+from garden.training.distribute import task_run_dir
 
 PACKAGES = (
     "recurrent-garden",
@@ -92,7 +96,8 @@ def _flag_files(flags):
     return files
 
 
-def _history(run_dir):
+def history_rows(run_dir):
+    """The rows of `run_dir/history.csv` (a resumed run's included), as dicts."""
     path = os.path.join(run_dir, "history.csv")
     if not os.path.isfile(path):
         return []
@@ -114,26 +119,34 @@ class RunRecord:
         arguments = sys.argv[1:] if argv is None else list(argv)
         self.command = [os.path.basename(sys.argv[0]), *arguments]
         self.metrics = {}
+        self.data = {}
+        self.model = {}
         self.status = "running"
 
     @property
     def run_dir(self):
         return getattr(self.args, "run_dir", None)
 
-    def as_dict(self):
-        """The record as `run.json` holds it."""
-        # The flags as the run resolved them (defaults filled in by the recipe).
-        flags = {
+    @property
+    def flags(self):
+        """The flags as the run resolved them (defaults filled in by the recipe)."""
+        return {
             name: value
             for name, value in sorted(vars(self.args).items())
             if isinstance(value, (str, int, float, bool, list, type(None)))
         }
+
+    def as_dict(self):
+        """The record as `run.json` holds it."""
+        flags = self.flags
         return {
             "command": self.command,
             "flags": flags,
             "status": self.status,
             "metrics": self.metrics,
-            "history": _history(self.run_dir) if self.run_dir else [],
+            "data": self.data,
+            "model": self.model,
+            "history": history_rows(self.run_dir) if self.run_dir else [],
             "data_files": {**sources.files_read(), **_flag_files(flags)},
             "git": _git(),
             "packages": _versions(),
@@ -157,10 +170,16 @@ class RunRecord:
 def recorded(args, argv=None):
     """Runs the block as a recorded run; writes `--run-dir/run.json` at its end.
 
+    The run directory (this task's, see `task_run_dir`) is locked for the
+    run: a second run given the same `--run-dir` stops at once with an error
+    naming the process that holds it, instead of sharing its checkpoints.
     A run that fails still writes its record, with `status` "failed" and the
-    error; a run stopped by a usage error (`SystemExit`) writes none.
+    error; a `UserError` (a flag, a file or data the user gave) prints its
+    one-line message without a traceback and exits with status 1; a run
+    stopped by a usage error (`SystemExit`) writes no record.
     """
     record = RunRecord(args, argv)
+    lock = _lock(task_run_dir(record.run_dir)) if record.run_dir else None
     _current.append(record)
     try:
         yield record
@@ -168,6 +187,10 @@ def recorded(args, argv=None):
     except SystemExit:
         record.status = None
         raise
+    except UserError as error:
+        record.status = f"failed: {error}"[:500]
+        print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     except BaseException as error:
         record.status = f"failed: {type(error).__name__}: {error}"[:500]
         raise
@@ -175,6 +198,92 @@ def recorded(args, argv=None):
         _current.remove(record)
         if record.status and record.run_dir:
             record.write(os.path.join(record.run_dir, "run.json"))
+        if lock is not None:
+            lock.close()
+
+
+def _lock(run_dir):
+    """An exclusive lock on `run_dir/.lock`, held until the file is closed.
+
+    `flock` locks go with the process: a killed run leaves no stale lock.
+    """
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, ".lock")
+    file = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.seek(0)
+        holder = file.read().strip() or "another process"
+        file.close()
+        print(
+            f"{os.path.basename(sys.argv[0])}: error: argument --run-dir: "
+            f"{run_dir!r} is in use by {holder}; wait for it to end or give "
+            "another --run-dir",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
+    file.seek(0)
+    file.truncate()
+    file.write(f"process {os.getpid()} ({' '.join(sys.argv)})"[:300] + "\n")
+    file.flush()
+    return file
+
+
+def describe_data(**parts):
+    """Records what the current run's data is, as digests (`run.json`'s `data`).
+
+    A recipe names what its model is bound to (its vocabulary's tokens, the
+    tokenizer, the preprocessing settings); checkpoints carry the digests
+    (`garden.training.checkpoints`) so `--evaluate` can refuse one trained
+    on other data. Outside a recorded run, nothing.
+
+    Args:
+        **parts: JSON-serialisable values (lists of tokens, settings).
+    """
+    if _current:
+        _current[-1].data.update(
+            {
+                name: hashlib.sha256(
+                    json.dumps(value, sort_keys=True, default=str).encode("utf-8")
+                ).hexdigest()
+                for name, value in parts.items()
+            }
+        )
+
+
+def describe_model(config):
+    """Records the model's resolved configuration (`run.json`'s `model`).
+
+    The plain values of `config` (numbers, strings, lists of them; not
+    arrays computed from the data) are what a checkpoint needs to be rebuilt
+    as it was trained, `--tune` choices included; checkpoints written later
+    in the run carry them (`garden.training.checkpoints`). Outside a recorded
+    run, nothing.
+    """
+    if _current:
+        _current[-1].model = {
+            name: value for name, value in config.items() if _is_plain(value)
+        }
+
+
+def _is_plain(value):
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(item) for item in value)
+    return isinstance(value, (str, int, float, bool, type(None)))
+
+
+def checkpoint_record():
+    """What a `.keras` file written in the current run carries: recipe, data, flags."""
+    if not _current:
+        return {}
+    record = _current[-1]
+    return {
+        "recipe": getattr(record.args, "recipe", None),
+        "data": dict(record.data),
+        "config": dict(record.model),
+        "flags": record.flags,
+    }
 
 
 def log_metrics(split, **values):

@@ -114,12 +114,24 @@ def test_bad_flags_are_named(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_too_short_a_text_file_is_a_clear_error(tmp_path):
-    path = tmp_path / "short.txt"
-    path.write_text("one line only\n")
-    args = recipe.parse_args(["--corpus", "text", "--text-file", str(path)])
-    with pytest.raises(SystemExit, match="validation-size"):
-        recipe.load_sentences(args)
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"one line only\n", "expected more than --validation-size"),
+        (b"caf\xe9 latin-1\n" * 200, "is not UTF-8 text"),
+    ],
+)
+def test_a_bad_text_file_is_one_line_naming_it(content, message, tmp_path, capsys):
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(
+            ["--corpus", "text", "--text-file", str(path),
+             "--run-dir", str(tmp_path / "run")]
+        )  # fmt: skip
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(path) in err and message in err
 
 
 def test_history_has_the_validation_loss(trained):

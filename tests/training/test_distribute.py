@@ -50,6 +50,18 @@ def test_worker_zero_is_chief_unless_the_cluster_names_one(monkeypatch):
     assert distribute.is_chief()
 
 
+def test_each_search_worker_has_its_own_run_dir(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner1")
+    assert distribute.task_run_dir("r") == os.path.join("r", "tuners", "tuner1")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    assert distribute.task_run_dir("r") == "r"
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner1")
+    assert distribute.task_run_dir("r") == "r"  # no search: the variable is moot
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

@@ -1,10 +1,13 @@
 import argparse
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 from garden.data import sources
+from garden.errors import UserError
 from garden.training import run_record
 
 
@@ -76,3 +79,50 @@ def test_an_export_carries_the_record_as_its_model_card(tmp_path):
     run_record.log_metrics("test", accuracy=1.0)
     run_record.attach_to_export(str(tmp_path))
     assert not os.path.exists(tmp_path / "assets.extra")
+
+
+def test_a_user_error_is_one_line_and_exit_status_1(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        with run_record.recorded(args_of(tmp_path)):
+            raise UserError("argument --text-file: 'x.txt' is not UTF-8 text")
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.endswith(": error: argument --text-file: 'x.txt' is not UTF-8 text\n")
+    assert "Traceback" not in err and err.count("\n") == 1
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["status"].startswith("failed: argument --text-file")
+
+
+HOLD_LOCK = """
+import sys, time
+from garden.training import run_record
+lock = run_record._lock(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_run_on_a_locked_run_dir_stops_naming_the_first(tmp_path, capsys):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SystemExit) as exit_info:
+            with run_record.recorded(args_of(tmp_path)):
+                raise AssertionError("a second run must not start")
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert f"argument --run-dir: {str(tmp_path)!r} is in use by process " in err
+        assert str(holder.pid) in err
+        assert not os.path.exists(tmp_path / "run.json")
+    finally:
+        holder.kill()
+        holder.wait()
+    # A killed run leaves no stale lock: the directory is free again.
+    with run_record.recorded(args_of(tmp_path)):
+        pass
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "finished"
