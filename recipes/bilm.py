@@ -37,6 +37,7 @@ import keras
 import numpy as np
 
 from garden import cli, data
+from garden.errors import UserError
 from garden.models.bilm import (
     DIRECTIONS,
     bilm_tokens,
@@ -44,7 +45,6 @@ from garden.models.bilm import (
     compile_bilm,
     compile_sampled_bilm,
 )
-from garden.reports import replacing
 from garden.training import (
     fit_from_flags,
     load_best,
@@ -52,6 +52,7 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
+from garden.training.checkpoints import open_model, save_model
 from garden.training.run_record import log_metrics, recorded
 from garden.training.sampled_softmax import SampledSoftmaxModel
 
@@ -200,9 +201,9 @@ def run(args):
         )
     batches = datasets(args, texts, tokenizer, vocabulary)
     if args.evaluate:
-        model = plain_bilm(keras.saving.load_model(args.evaluate))
+        model = plain_bilm(open_model(args.evaluate))
         if bilm_tokens(model) != vocabulary.tokens:
-            raise SystemExit(
+            raise UserError(
                 f"argument --evaluate: {args.evaluate!r} was trained with another "
                 "vocabulary; give the data flags it was trained with"
             )
@@ -223,8 +224,7 @@ def run(args):
     if isinstance(model, SampledSoftmaxModel):
         # best.keras becomes the biLM itself, as downstream `--bilm` reads it.
         model = plain_bilm(model)
-        with replacing(os.path.join(args.run_dir, "best.keras"), ".keras") as path:
-            model.save(path)
+        save_model(model, os.path.join(args.run_dir, "best.keras"))
     report_perplexity(model, batches["valid"])
     print(f"\nbiLM (vocabulary included): {args.run_dir}/best.keras")
 

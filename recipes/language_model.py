@@ -27,7 +27,9 @@ import keras
 import numpy as np
 
 from garden import cli, data
+from garden.data.language_model import tokens_needed
 from garden.decoding import generate
+from garden.errors import UserError
 from garden.export import export_language_model
 from garden.export.language_model import MAX_LENGTH_LIMIT
 from garden.models import NGramLanguageModel
@@ -46,7 +48,14 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.checkpoints import load_for_evaluation
+from garden.training.run_record import (
+    attach_to_export,
+    describe_data,
+    history_rows,
+    log_metrics,
+    recorded,
+)
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 
 BPTT_MODES = ("full", "truncated", "randomized")
@@ -192,6 +201,16 @@ def training_options(args):
 
 
 def datasets(args, texts, tokenizer, vocabulary, streams):
+    windowed = ["valid"] if args.bptt == "full" else ["train", "valid"]
+    needed = tokens_needed(args.batch_size, args.num_steps)
+    for split in windowed:
+        if len(streams[split]) < needed:
+            raise UserError(
+                f"argument --batch-size: the {split} stream has "
+                f"{len(streams[split]):,} tokens, fewer than the {needed:,} that "
+                f"--batch-size {args.batch_size} and --num-steps {args.num_steps} "
+                "need; lower either"
+            )
     valid = data.partition_sequential(
         streams["valid"], args.batch_size, args.num_steps, random_offset=False
     )
@@ -276,19 +295,13 @@ def report_ngrams(orders, streams, vocab_size):
         print(f"| {order} | " + " | ".join(row) + " |")
 
 
-def load_checkpoint(path, vocab_size):
+def load_checkpoint(args):
     """`--evaluate`: a checkpoint's architecture and weights, checked on the data."""
+    model, _ = load_for_evaluation(args.evaluate, args)
     try:
-        model = keras.saving.load_model(path)
         config = language_model_config(model)
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"argument --evaluate: {path!r}: {error}") from None
-    if config["vocab_size"] != vocab_size:
-        raise SystemExit(
-            f"argument --evaluate: {path!r} predicts {config['vocab_size']:,} "
-            f"tokens, the data flags give a vocabulary of {vocab_size:,}; give "
-            "the --corpus and --level it was trained with"
-        )
+    except ValueError as error:
+        raise UserError(f"argument --evaluate: {args.evaluate!r}: {error}") from None
     return config, model.get_weights()
 
 
@@ -356,6 +369,11 @@ def run(args):
         split: data.token_stream(split_texts, tokenizer, vocabulary, append_eos)
         for split, split_texts in texts.items()
     }
+    describe_data(
+        vocabulary=vocabulary.tokens,
+        tokenizer=tokenizer.get_config(),
+        append_eos=append_eos,
+    )
     print(
         f"{args.corpus} ({args.level}): "
         + ", ".join(f"{split} {len(ids):,} tokens" for split, ids in streams.items())
@@ -366,16 +384,22 @@ def run(args):
         report_ngrams(args.ngram_orders, streams, len(vocabulary))
 
     if args.evaluate:
-        config, weights = load_checkpoint(args.evaluate, len(vocabulary))
-        report_perplexity(config, weights, streams, args.eval_rows)
-        return
-    config = model_config(args, len(vocabulary))
-    train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
-    with strategy.scope():
-        config, model, history = fit(args, config, train, valid)
-
-    weights = model.get_weights()
-    print(f"\nTrain perplexity (last epoch): {history.history['perplexity'][-1]:.2f}")
+        config, weights = load_checkpoint(args)
+    else:
+        config = model_config(args, len(vocabulary))
+        train, valid = datasets(args, texts, tokenizer, vocabulary, streams)
+        with strategy.scope():
+            config, model, _ = fit(args, config, train, valid)
+        # The best epoch's weights (fit_from_flags), which best.keras holds too.
+        weights = model.get_weights()
+        # From history.csv, which holds the epochs before a resume too.
+        rows = history_rows(args.run_dir)
+        if rows:
+            best = min(rows, key=lambda row: row["val_perplexity"])
+            print(
+                f"\nTrain perplexity (epoch {int(best['epoch']) + 1}, the best "
+                f"on validation): {best['perplexity']:.2f}"
+            )
     report_perplexity(config, weights, streams, args.eval_rows)
 
     generator = generation_model(config, weights)

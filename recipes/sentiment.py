@@ -57,7 +57,13 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.checkpoints import load_for_evaluation
+from garden.training.run_record import (
+    attach_to_export,
+    describe_data,
+    log_metrics,
+    recorded,
+)
 from garden.tuning import optimizer_from_hp, search
 
 # Kim's dropout for the CNN; a lighter one for the recurrent network.
@@ -325,7 +331,7 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         else:
             optimizer = optimizer_from_flags(args)
             model = new_model(args.model, config, optimizer, embeddings)
-        fit_from_flags(model, args, train, valid, "val_accuracy", "max")
+        fit_from_flags(model, args, train, valid, "val_accuracy", "max", config=config)
     return config, load_best(args.run_dir)
 
 
@@ -392,6 +398,11 @@ def run(args):
     vocabulary = data.build_review_vocabulary(
         splits["train"][0], tokenizer, min_freq=args.min_freq
     )
+    describe_data(
+        vocabulary=vocabulary.tokens,
+        tokenizer=tokenizer.get_config(),
+        max_length=args.max_length,
+    )
     print(
         "IMDb: "
         + ", ".join(f"{split} {len(texts):,}" for split, (texts, _) in splits.items())
@@ -419,7 +430,8 @@ def run(args):
         print(f"The biLM's vocabulary covers {coverage:.1%} of the vocabulary.")
 
     if args.evaluate:
-        model = keras.saving.load_model(args.evaluate)
+        model, trained = load_for_evaluation(args.evaluate, args, same=["model"])
+        config.update(trained)
     else:
         config, model = fit(
             args, strategy, splits, vocabulary, tokenizer, config, embeddings

@@ -51,7 +51,13 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.checkpoints import load_for_evaluation
+from garden.training.run_record import (
+    attach_to_export,
+    describe_data,
+    log_metrics,
+    recorded,
+)
 from garden.training.sentiment_metrics import sentiment_scores
 from garden.tuning import searched_or_flagged_model
 
@@ -217,7 +223,7 @@ def fit(args, strategy, config, embeddings, train, valid):
             train,
             valid,
         )
-        fit_from_flags(model, args, train, valid, monitor, "max")
+        fit_from_flags(model, args, train, valid, monitor, "max", config=config)
     return config, load_best(args.run_dir)
 
 
@@ -265,6 +271,7 @@ def run(args):
     keras.utils.set_random_seed(args.seed)
     trees = load_trees(args)
     vocabulary = data.build_tree_vocabulary(trees["train"])
+    describe_data(vocabulary=vocabulary.tokens)
     print(
         "SST: "
         + ", ".join(f"{split} {len(t):,}" for split, t in trees.items())
@@ -284,7 +291,8 @@ def run(args):
         )
         print(f"The biLM's vocabulary covers {coverage:.1%} of the vocabulary.")
     if args.evaluate:
-        model = keras.saving.load_model(args.evaluate)
+        model, trained = load_for_evaluation(args.evaluate, args, same=["model"])
+        config.update(trained)
     else:
         config, model = fit(
             args, strategy, config, embeddings, *datasets(args, trees, vocabulary)

@@ -54,7 +54,13 @@ from garden.training import (
     set_precision,
     strategy_from_flags,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.checkpoints import load_for_evaluation
+from garden.training.run_record import (
+    attach_to_export,
+    describe_data,
+    log_metrics,
+    recorded,
+)
 from garden.training.tagging_metrics import scores_table, tagging_scores
 from garden.tuning import recurrent_from_hp, searched_or_flagged_model
 
@@ -165,7 +171,7 @@ def fit(args, strategy, splits, vocabulary, config):
             train,
             valid,
         )
-        fit_from_flags(model, args, train, valid, "val_mark_f1", "max")
+        fit_from_flags(model, args, train, valid, "val_mark_f1", "max", config=config)
     return config, load_best(args.run_dir)
 
 
@@ -218,6 +224,10 @@ def run(args):
     vocabulary = data.Vocabulary(
         (tokenizer.tokenize(text) for text in splits["train"]), min_freq=args.min_freq
     )
+    describe_data(
+        vocabulary=vocabulary.tokens,
+        tokenizer=tokenizer.get_config(),
+    )
     print(
         "IMDb punctuation: "
         + ", ".join(f"{split} {len(texts):,}" for split, texts in splits.items())
@@ -227,7 +237,8 @@ def run(args):
     )
     config = model_config(args, vocabulary)
     if args.evaluate:
-        model = keras.saving.load_model(args.evaluate)
+        model, trained = load_for_evaluation(args.evaluate, args)
+        config.update(trained)
     else:
         config, model = fit(args, strategy, splits, vocabulary, config)
     report_test(args, model, vocabulary, splits["test"])

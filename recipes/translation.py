@@ -47,7 +47,13 @@ from garden.training import (
     strategy_from_flags,
 )
 from garden.training.bleu import corpus_bleu
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.checkpoints import load_for_evaluation
+from garden.training.run_record import (
+    attach_to_export,
+    describe_data,
+    log_metrics,
+    recorded,
+)
 from garden.tuning import searched_or_flagged_model
 
 SPLITS = ("train", "valid", "test")
@@ -208,7 +214,7 @@ def fit(args, strategy, splits, vocabularies, tokenizer, config):
             train,
             valid,
         )
-        fit_from_flags(model, args, train, valid, "val_loss", "min")
+        fit_from_flags(model, args, train, valid, "val_loss", "min", config=config)
     return config, load_best(args.run_dir)
 
 
@@ -318,6 +324,11 @@ def run(args):
     vocabularies = data.build_translation_vocabularies(
         splits["train"], tokenizer, min_freq=args.min_freq
     )
+    describe_data(
+        source_vocabulary=vocabularies[0].tokens,
+        target_vocabulary=vocabularies[1].tokens,
+        tokenizer=tokenizer.get_config(),
+    )
     print(
         "English-French: "
         + ", ".join(f"{split} {len(splits[split]):,}" for split in SPLITS)
@@ -328,7 +339,8 @@ def run(args):
     )
     config = model_config(args, *vocabularies)
     if args.evaluate:
-        model = keras.saving.load_model(args.evaluate)
+        model, trained = load_for_evaluation(args.evaluate, args)
+        config.update(trained)
     else:
         config, model = fit(args, strategy, splits, vocabularies, tokenizer, config)
     models = float32_seq2seq(config, model.get_weights())

@@ -79,6 +79,10 @@ class _Tokenizer:
             (re.compile(pattern), replacement) for pattern, replacement in self._rules
         )
 
+    def get_config(self):
+        """What the tokenizer is: its class and standardization."""
+        return {"class": type(self).__name__, "standardize": self.standardize_name}
+
     def standardize(self, text):
         """Standardize one string in Python.
 

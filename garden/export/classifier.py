@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from garden.export.serving import example_texts, tracking_archive, write_version
+from garden.training.checkpoints import save_model
 
 CLASS_NAMES = ("negative", "positive")
 
@@ -70,5 +71,5 @@ def export_classifier(
     warmup = [("serving_default", {"text": example_texts(examples)})]
     archive = classifier_archive(model, tokenizer, vocabulary, max_length)
     path = write_version(root, model_name, archive.write_out, warmup)
-    model.save(f"{path}.keras")
+    save_model(model, f"{path}.keras")
     return path

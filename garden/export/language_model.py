@@ -10,6 +10,7 @@ from garden.export.serving import (
     tracking_archive,
     write_version,
 )
+from garden.training.checkpoints import save_model
 
 MAX_LENGTH_LIMIT = 1000
 
@@ -157,5 +158,5 @@ def export_language_model(
     warmup = [("serving_default", generation), ("score", {"text": texts})]
     archive = language_model_archive(generator, tokenizer, vocabulary, separator, seed)
     path = write_version(root, model_name, archive.write_out, warmup)
-    generator.save(f"{path}.keras")
+    save_model(generator, f"{path}.keras")
     return path

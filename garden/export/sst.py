@@ -11,6 +11,7 @@ import tensorflow as tf
 from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
 from garden.export.serving import example_texts, tracking_archive, write_version
 from garden.models.tree import TREE_INPUTS
+from garden.training.checkpoints import save_model
 
 _OPEN, _CLOSE, _WORD = 0, 1, 2
 # Error codes of the in-graph parser, in the order `parse_tree` checks them.
@@ -386,5 +387,5 @@ def export_sst_model(model, vocabulary, root, model_name, *, examples):
         warmup = [("serving_default", {"sentence": sentences})]
     archive = (tree_archive if is_tree else sentence_archive)(model, vocabulary)
     path = write_version(root, model_name, archive.write_out, warmup)
-    model.save(f"{path}.keras")
+    save_model(model, f"{path}.keras")
     return path

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from garden.data.punctuation import MARKS, PUNCTUATION_LABELS
 from garden.export.serving import example_texts, tracking_archive, write_version
+from garden.training.checkpoints import save_model
 
 
 def tagger_archive(model, tokenizer, vocabulary, window):
@@ -86,5 +87,5 @@ def export_tagger(model, tokenizer, vocabulary, root, model_name, window, *, exa
     warmup = [("serving_default", {"text": example_texts(examples)})]
     archive = tagger_archive(model, tokenizer, vocabulary, window)
     path = write_version(root, model_name, archive.write_out, warmup)
-    model.save(f"{path}.keras")
+    save_model(model, f"{path}.keras")
     return path

@@ -9,6 +9,7 @@ from garden.export.serving import (
     write_version,
 )
 from garden.models.seq2seq import translate_ids
+from garden.training.checkpoints import save_model
 
 # No output is longer than this many tokens, whatever the input (a bound on
 # the decoding loop of the served model).
@@ -126,5 +127,5 @@ def export_translation_model(
         models, tokenizer, source_vocabulary, target_vocabulary, length_penalty
     )
     path = write_version(root, model_name, archive.write_out, warmup)
-    models.training.save(f"{path}.keras")
+    save_model(models.training, f"{path}.keras")
     return path

@@ -1,9 +1,16 @@
 """The callbacks every recipe trains with: progress, logs, checkpoints, resume."""
 
+import json
+import math
 import os
+import warnings
 
 import keras
 
+from garden.errors import UserError
+from garden.reports import replacing
+from garden.training import run_record
+from garden.training.checkpoints import save_model
 from garden.training.distribute import fit_across_workers
 
 
@@ -84,6 +91,149 @@ class EpochLearningRate(keras.callbacks.Callback):
             logs["learning_rate"] = self._current()
 
 
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model whenever `monitor` improves on its best so far.
+
+    As `keras.callbacks.ModelCheckpoint(save_best_only=True)`, but the file
+    is written whole (`garden.training.checkpoints.save_model`: a kill
+    leaves the previous best, never half a file) and carries its epoch and
+    score beside the run's record; an epoch whose score is not finite is
+    never the best. Its best survives a resume (`Resume`).
+
+    Args:
+        path: The `.keras` file.
+        monitor: The logged quantity that decides.
+        mode: "min" or "max".
+    """
+
+    def __init__(self, path, monitor="val_loss", mode="min"):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(
+                "Received an invalid value for argument `mode`, expected "
+                f'"min" or "max", got {mode!r}.'
+            )
+        self.path = path
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+        self.best_epoch = None
+
+    def improves(self, value):
+        """Whether `value` beats the best so far (a first finite value does)."""
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or self.monitor not in logs:
+            warnings.warn(
+                f"No `{self.monitor}` in the logs of epoch {epoch + 1} (got "
+                f"{sorted(logs or {})}): no checkpoint saved.",
+                stacklevel=2,
+            )
+            return
+        value = float(logs[self.monitor])
+        if self.improves(value):
+            self.best, self.best_epoch = value, epoch
+            save_model(
+                self.model,
+                self.path,
+                epoch=epoch + 1,
+                monitor=self.monitor,
+                value=value,
+            )
+
+    def resume_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def restore(self, state):
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`keras.callbacks.EarlyStopping` whose count survives a resume (`Resume`)."""
+
+    def resume_state(self):
+        best = None if self.best is None else float(self.best)
+        return {"wait": self.wait, "best": best, "best_epoch": self.best_epoch}
+
+    def restore(self, state):
+        self.wait = state["wait"]
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+
+
+class Resume(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that brings back the callbacks deciding the best epoch.
+
+    Keras restores the weights, the optimizer and the epoch of a killed run,
+    but not the best score of the checkpoint nor the patience count of early
+    stopping, so the first epoch after a resume would always overwrite the
+    best checkpoint. This backup also keeps `resume_state()` of each callback
+    in `keep` (`callbacks.json` beside Keras's files) and gives it back with
+    `restore(state)` when a run resumes. Put it after those callbacks: it
+    saves their state of an epoch after they have seen it, and restores it
+    after their `on_train_begin` has reset them.
+
+    Args:
+        backup_dir: Where the backup lives while the run is unfinished.
+        keep: Callbacks with `resume_state()` and `restore(state)`.
+    """
+
+    def __init__(self, backup_dir, keep=()):
+        super().__init__(backup_dir)
+        self.keep = list(keep)
+        self._state_path = os.path.join(backup_dir, "callbacks.json")
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if os.path.isfile(self._state_path):
+            with open(self._state_path, encoding="utf-8") as file:
+                states = json.load(file)
+            for callback, state in zip(self.keep, states):
+                callback.restore(state)
+
+    def _save_model(self):
+        super()._save_model()
+        with replacing(self._state_path) as temporary:
+            with open(temporary, "w", encoding="utf-8") as file:
+                json.dump([callback.resume_state() for callback in self.keep], file)
+
+
+class TrainingDiverged(UserError):
+    """The training loss became NaN or infinite."""
+
+
+class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+    """`keras.callbacks.TerminateOnNaN` that remembers where the loss diverged.
+
+    `diverged` is None, or `(epoch, batch, loss)` (from 1) of the first
+    batch whose loss was not finite; `fit_from_flags` then fails the run.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.diverged = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and self.diverged is None:
+            loss = float(keras.ops.convert_to_numpy(loss))
+            if not math.isfinite(loss):
+                self.diverged = (self._epoch + 1, batch + 1, loss)
+        super().on_batch_end(batch, logs)
+
+
 def standard_callbacks(
     run_dir,
     monitor="val_loss",
@@ -98,15 +248,19 @@ def standard_callbacks(
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
+    A loss that becomes NaN or infinite stops the training (`TerminateOnNaN`,
+    whose `diverged` says where).
+
     Args:
         run_dir: Directory of this run: `logs/` (TensorBoard), `backup/`
-            (`BackupAndRestore`: a killed run started again with the same
-            `run_dir` resumes from its last finished epoch), `best.keras` and
+            (`Resume`: a killed run started again with the same `run_dir`
+            resumes from its last finished epoch, with the best score and the
+            patience count it had), `best.keras` (`BestCheckpoint`) and
             `history.csv` (one row of metrics per epoch).
         monitor: The quantity that decides the best checkpoint and early stop.
         mode: "min" (losses, perplexity) or "max" (accuracy, BLEU).
         patience: Epochs without improvement before stopping; None never stops
-            early. The best weights are restored when it stops.
+            early.
         stateful: Add `ResetStatesEachEpoch` (truncated BPTT).
         tensorboard: Whether to write TensorBoard logs.
         ema: The optimizer averages the weights (`use_ema`): validate and
@@ -121,16 +275,20 @@ def standard_callbacks(
     """
     os.makedirs(run_dir, exist_ok=True)
     backup = os.path.join(run_dir, "backup")
+    best = BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor, mode)
+    decisive = [best]
+    if patience is not None:
+        # The best weights come from best.keras (`fit_from_flags`), which a
+        # resumed run has too; Keras's restore_best_weights would not.
+        decisive.append(
+            ResumableEarlyStopping(monitor=monitor, mode=mode, patience=patience)
+        )
     callbacks = [
-        # Before BackupAndRestore: it reads the initial rate before a restore.
+        # Before Resume: it reads the initial rate before a restore.
         EpochLearningRate(lr_decay, lr_decay_start),
-        keras.callbacks.BackupAndRestore(backup),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, "best.keras"),
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-        ),
+        *decisive,
+        TerminateOnNaN(),
+        Resume(backup, keep=decisive),
     ]
     if ema:
         # First, so that the checkpoint after it saves the averaged weights.
@@ -138,8 +296,9 @@ def standard_callbacks(
     if stateful:
         callbacks.insert(0, ResetStatesEachEpoch())
     if history:
-        # BackupAndRestore removes `backup` when training ends, so it exists
-        # only when this run resumes a killed one.
+        # Resume removes `backup` when training ends, so it exists only when
+        # this run resumes a killed one. After Resume: a kill between the
+        # two loses the row of an epoch that the resumed run repeats.
         callbacks.append(
             keras.callbacks.CSVLogger(
                 os.path.join(run_dir, "history.csv"), append=os.path.isdir(backup)
@@ -147,51 +306,72 @@ def standard_callbacks(
         )
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")))
-    if patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor,
-                mode=mode,
-                patience=patience,
-                restore_best_weights=True,
-            )
-        )
     return callbacks
 
 
-def fit_from_flags(model, args, train, valid, monitor, mode="min", **options):
+def fit_from_flags(
+    model, args, train, valid, monitor, mode="min", config=None, **options
+):
     """`model.fit` as every recipe runs it: its flags and the standard callbacks.
 
     Prints the model summary (unless `--verbose 0`), then trains for
     `--epochs` with `standard_callbacks(--run-dir, monitor, mode, --patience,
-    --lr-decay, --lr-decay-start, **options)`.
+    --lr-decay, --lr-decay-start, **options)`. The model comes back with the
+    weights of its best epoch (`--run-dir/best.keras`), whether training ran
+    its epochs, stopped early or resumed a killed run.
 
     Args:
         model: The compiled model.
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
         train, valid: The datasets.
         monitor, mode: The validation quantity that picks the best epoch.
+        config: The model's builder arguments as resolved (after `--tune`),
+            recorded in the run and in its checkpoints (`describe_model`) so
+            `--evaluate` rebuilds what was trained.
         **options: More `standard_callbacks` arguments (`stateful`, `ema`).
 
     Returns:
         The `keras.callbacks.History`.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite; the run stops
+            there and exports nothing.
     """
+    if config is not None:
+        run_record.describe_model(config)
     model.summary(print_fn=lambda line, **_: print(line) if args.verbose else None)
     fit_across_workers(model)
-    return model.fit(
+    callbacks = standard_callbacks(
+        args.run_dir,
+        monitor=monitor,
+        mode=mode,
+        patience=args.patience,
+        **schedule_from_flags(args),
+        **options,
+    )
+    history = model.fit(
         train,
         validation_data=valid,
         epochs=args.epochs,
-        callbacks=standard_callbacks(
-            args.run_dir,
-            monitor=monitor,
-            mode=mode,
-            patience=args.patience,
-            **schedule_from_flags(args),
-            **options,
-        ),
+        callbacks=callbacks,
         verbose=args.verbose,
     )
+    (nan_guard,) = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
+    (best,) = [c for c in callbacks if isinstance(c, BestCheckpoint)]
+    if nan_guard.diverged:
+        epoch, batch, loss = nan_guard.diverged
+        raise TrainingDiverged(
+            f"training diverged: the loss was {loss} at epoch {epoch}, batch "
+            f"{batch}; lower --learning-rate or set --clip-norm (nothing was "
+            "exported)"
+        )
+    if best.best_epoch is None:
+        raise TrainingDiverged(
+            f"no epoch had a finite {monitor}; lower --learning-rate or set "
+            "--clip-norm (nothing was exported)"
+        )
+    model.load_weights(best.path)
+    return history
 
 
 def schedule_from_flags(args):

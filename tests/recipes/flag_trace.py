@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden import cli
+from garden.training.callbacks import BestCheckpoint, TerminateOnNaN
 
 
 class Stopped(BaseException):
@@ -183,8 +184,11 @@ def _recorded(calls, stop_at_fit):
         # No training: the untrained model is the "best" checkpoint, so that
         # what follows `fit` (evaluation, export) runs as it would.
         for callback in kwargs.get("callbacks") or []:
-            if isinstance(callback, keras.callbacks.ModelCheckpoint):
-                self.save(callback.filepath)
+            if isinstance(callback, (BestCheckpoint, TerminateOnNaN)):
+                callback.set_model(self)
+                callback.on_train_begin()
+            if isinstance(callback, BestCheckpoint):
+                callback.on_epoch_end(0, {callback.monitor: 0.0})
         history = keras.callbacks.History()
         history.history = _AnyMetric()
         return history

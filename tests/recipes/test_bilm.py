@@ -42,8 +42,13 @@ def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsy
     again = str(tmp_path / "again")
     recipe.main([*SMALL, "--run-dir", again, "--evaluate", checkpoint])
     assert perplexities_of(capsys.readouterr().out) == perplexities
-    with pytest.raises(SystemExit, match="--evaluate"):
-        recipe.main([*SMALL, "--max-tokens", "200", "--evaluate", checkpoint])
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(
+            [*SMALL, "--max-tokens", "200", "--evaluate", checkpoint,
+             "--run-dir", str(tmp_path / "other")]
+        )  # fmt: skip
+    assert exit_info.value.code == 1
+    assert "argument --evaluate: " in capsys.readouterr().err
 
 
 def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
@@ -52,6 +57,7 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
     # Reported on the full softmax over the 300 words.
     assert all(1 < value < 300 for value in perplexities.values()), perplexities
     assert sorted(os.listdir(tmp_path)) == [
+        ".lock",  # the run's lock on its directory
         "best.keras",
         "history.csv",
         "logs",

@@ -37,8 +37,14 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     # its architecture comes from the checkpoint, not from the flags.
     checkpoint = str(tmp_path / "best.keras")
     other_model = ["--units", "24", "--num-layers", "2", "--cell", "gru"]
-    recipe.main([*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint])
-    assert perplexities(capsys.readouterr().out) == [pytest.approx(valid, rel=1e-4)]
+    recipe.main(
+        [*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint,
+         "--run-dir", str(tmp_path / "again"), "--prompt", "the time",
+         "--max-length", "5"]
+    )  # fmt: skip
+    output = capsys.readouterr().out
+    assert perplexities(output) == [pytest.approx(valid, rel=1e-4)]
+    assert "Continuations of 'the time':" in output  # --prompt acts on it too
 
 
 def test_mode_decides_state_carrying_and_truncation():
@@ -115,17 +121,87 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_evaluate_refuses_a_checkpoint_that_does_not_fit(tmp_path):
-    # A word-level model of another vocabulary size, and a model that is no
-    # language model: each fails naming the flag, before any scoring.
+def test_evaluate_refuses_a_checkpoint_that_does_not_fit(tmp_path, capsys):
+    # A model saved outside a recipe's run carries no record of its data, and
+    # a word-level run's checkpoint was trained on another vocabulary: each
+    # fails in one line naming the flag, before any scoring.
     words = recipe.build_language_model(vocab_size=500, units=8, embedding_dim=4)
-    words.save(tmp_path / "words.keras")
-    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    other.save(tmp_path / "other.keras")
-    for name, message in [("words", "vocabulary of 31"), ("other", "build_language")]:
-        with pytest.raises(SystemExit, match="--evaluate") as exit_info:
-            recipe.main([*SMALL, "--evaluate", str(tmp_path / f"{name}.keras")])
-        assert message in str(exit_info.value)
+    words.save(tmp_path / "bare.keras")
+    recipe.main(
+        [*SMALL, "--level", "word", "--run-dir", str(tmp_path / "words")]
+    )  # fmt: skip
+    capsys.readouterr()
+    for path, message in [
+        (tmp_path / "bare.keras", "carries no record of the data"),
+        (tmp_path / "words" / "best.keras", "vocabulary differ"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            recipe.main([*SMALL, "--run-dir", str(tmp_path), "--evaluate", str(path)])
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert f"error: argument --evaluate: {str(path)!r}" in err and message in err
+        assert "Traceback" not in err
+    assert "--level word" in err
+
+
+class KillAfterSecondEpoch(keras.callbacks.Callback):
+    """A kill after epoch 2 is backed up (its history row not yet written)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_killed_run_resumes_and_reports_its_best_epoch(tmp_path, capsys, monkeypatch):
+    from garden.training import callbacks, checkpoints
+
+    flags = [*SMALL, "--epochs", "4", "--learning-rate", "0.05",
+             "--run-dir", str(tmp_path)]  # fmt: skip
+    original = callbacks.standard_callbacks
+
+    def killed(*args, **kwargs):
+        return [*original(*args, **kwargs)[:-1], KillAfterSecondEpoch()]
+
+    monkeypatch.setattr(callbacks, "standard_callbacks", killed)
+    with pytest.raises(KeyboardInterrupt):
+        recipe.main(flags)
+    monkeypatch.undo()
+    recipe.main(flags)
+    (valid,) = perplexities(capsys.readouterr().out)
+    rows = [
+        line.split(",") for line in (tmp_path / "history.csv").read_text().splitlines()
+    ]
+    epochs = [int(row[0]) for row in rows[1:]]
+    column = rows[0].index("val_perplexity")
+    scores = [float(row[column]) for row in rows[1:]]
+    assert epochs == [0, 2, 3] or epochs == [0, 1, 2, 3]
+    record = checkpoints.read_record(tmp_path / "best.keras")
+    assert record["value"] == pytest.approx(min(scores), rel=1e-6)
+    # The reported figure is the best checkpoint's, scored on the stream.
+    recipe.main([*SMALL, "--run-dir", str(tmp_path / "again"),
+                 "--evaluate", str(tmp_path / "best.keras")])  # fmt: skip
+    assert perplexities(capsys.readouterr().out) == [pytest.approx(valid, rel=1e-5)]
+
+
+def test_a_diverging_run_exits_non_zero_and_exports_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(
+            [*SMALL, "--optimizer", "sgd", "--learning-rate", "1e6",
+             "--run-dir", str(tmp_path), "--export", str(tmp_path / "exports")]
+        )  # fmt: skip
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "(nothing was exported)" in err
+    assert not os.path.exists(tmp_path / "exports")
+
+
+def test_a_batch_larger_than_the_stream_names_the_flags(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main([*SMALL, "--batch-size", "100000", "--run-dir", str(tmp_path)])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: argument --batch-size: the train stream has" in err
+    assert "--num-steps 16 need" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
@@ -138,3 +214,24 @@ def test_stateful_training_under_mixed_precision(precision, tmp_path, capsys):
     assert f"precision {precision}" in output
     (valid,) = perplexities(output)
     assert np.isfinite(valid) and valid < 27.0
+
+
+def test_missing_or_corrupt_data_is_one_line_naming_the_file(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("GARDEN_DATA", os.environ["GARDEN_DATA"])  # --data sets it
+    monkeypatch.setenv("GARDEN_OFFLINE", "1")
+    corrupt = tmp_path / "corrupt" / "timemachine"
+    corrupt.mkdir(parents=True)
+    (corrupt / "timemachine.txt").write_bytes(b"\xff not the novel")
+    (tmp_path / "empty").mkdir()
+    for directory, message in [("empty", "GARDEN_DATA"), ("corrupt", "sha256")]:
+        with pytest.raises(SystemExit) as exit_info:
+            recipe.main(
+                [*SMALL, "--data", str(tmp_path / directory),
+                 "--run-dir", str(tmp_path / "run")]
+            )  # fmt: skip
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1
+        assert "timemachine.txt" in err and message in err

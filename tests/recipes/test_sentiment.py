@@ -85,6 +85,16 @@ def test_bucketed_birnn_trains_and_its_checkpoint_evaluates_alike(tmp_path, caps
     output = capsys.readouterr().out
     assert accuracy_of(output) == pytest.approx(accuracy)
     assert len(predicted_lines(output)) == 1
+    # Other data flags build another vocabulary: refused, not scored (0.53).
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(
+            [*flags, "--min-freq", "2", "--run-dir", str(tmp_path / "other")]
+            + ["--evaluate", str(tmp_path / "best.keras")]
+        )
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: argument --evaluate: " in err and "Traceback" not in err
+    assert "vocabulary differs" in err and err.rstrip().endswith("--min-freq 5")
 
 
 def test_tuning_searches_then_retrains(tmp_path, capsys):

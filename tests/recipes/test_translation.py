@@ -58,6 +58,14 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
     )
     translations = [t.decode() for t in got["translation"].numpy()]
     assert [recipe.detokenize(t.split()) for t in translations] == cli
+    # The checkpoint rebuilds its own architecture: other model flags (which
+    # once failed with a shape traceback) give the same scores.
+    recipe.main(
+        [*SMALL, "--units", "24", "--run-dir", str(tmp_path / "again")]
+        + ["--evaluate", str(tmp_path / "run" / "best.keras"), "--beam-width", "3"]
+    )
+    again = capsys.readouterr().out
+    assert re.findall("Test BLEU.*", again) == re.findall("Test BLEU.*", output)
     assert np.all(got["length"].numpy() <= 200)
 
 

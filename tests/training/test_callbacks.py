@@ -1,16 +1,20 @@
+import argparse
 import os
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from garden.layers import GRU
 from garden.training import (
     EpochLearningRate,
     ResetStatesEachEpoch,
+    fit_from_flags,
     make_optimizer,
     standard_callbacks,
 )
+from garden.training.callbacks import TrainingDiverged
 
 
 def test_standard_callbacks_write_logs_checkpoint_and_backup(tmp_path):
@@ -20,10 +24,11 @@ def test_standard_callbacks_write_logs_checkpoint_and_backup(tmp_path):
     callbacks = standard_callbacks(str(tmp_path), patience=1)
     kinds = {type(c).__name__ for c in callbacks}
     assert {
-        "BackupAndRestore",
-        "ModelCheckpoint",
+        "Resume",
+        "BestCheckpoint",
         "TensorBoard",
-        "EarlyStopping",
+        "ResumableEarlyStopping",
+        "TerminateOnNaN",
     } <= kinds
     model.fit(x, y, validation_data=(x, y), epochs=2, callbacks=callbacks, verbose=0)
     assert os.path.exists(tmp_path / "best.keras")
@@ -145,3 +150,103 @@ def test_weight_averaging_is_validated_checkpointed_and_kept(tmp_path):
     assert np.abs(final - raw[-1]).max() < np.abs(raw[0] - raw[-1]).max()
     saved = keras.saving.load_model(tmp_path / "best.keras").get_weights()[0]
     np.testing.assert_allclose(saved, final, rtol=1e-6)
+
+
+class Scripted(keras.callbacks.Callback):
+    """Logs `score` of each epoch from a script, before the callbacks that read it."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores = scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = self.scores[epoch]
+
+
+def scripted_run(run_dir, scores, epochs, kill_after=None, patience=None):
+    """A run whose `score` follows `scores`, killed after epoch `kill_after`."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    extra = [Interrupt()] if kill_after == 1 else []
+    callbacks = standard_callbacks(
+        str(run_dir), monitor="score", patience=patience, tensorboard=False
+    )
+    x, y = np.ones((8, 2)), np.ones((8, 1))
+    return model.fit(
+        x,
+        y,
+        epochs=epochs,
+        callbacks=[Scripted(scores), *callbacks, *extra],
+        verbose=0,
+    )
+
+
+def test_a_resumed_run_keeps_its_best_checkpoint(tmp_path):
+    from garden.training.checkpoints import read_record
+
+    scores = [1.0, 3.0, 2.0, 4.0]
+    with pytest.raises(RuntimeError, match="killed"):
+        scripted_run(tmp_path, scores, 4, kill_after=1)
+    scripted_run(tmp_path, scores, 4)
+    # Epochs 3 and 4 (from 1) trained after the resume; neither beats epoch 1.
+    assert read_record(tmp_path / "best.keras")["epoch"] == 1
+    assert read_record(tmp_path / "best.keras")["value"] == 1.0
+
+
+def test_a_resumed_run_keeps_its_early_stopping_count(tmp_path):
+    scores = [1.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    with pytest.raises(RuntimeError, match="killed"):
+        scripted_run(tmp_path, scores, 6, kill_after=1, patience=2)
+    history = scripted_run(tmp_path, scores, 6, patience=2)
+    # Two epochs without improvement (2 and 3, from 1) stop it: one more epoch.
+    assert history.epoch == [2]
+
+
+def fit_args(run_dir, epochs=3):
+    return argparse.Namespace(
+        verbose=0,
+        run_dir=str(run_dir),
+        patience=None,
+        lr_decay=None,
+        lr_decay_start=1,
+        epochs=epochs,
+    )
+
+
+def test_fit_from_flags_returns_the_best_epochs_weights(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=make_optimizer("sgd", 0.1), loss="mse")
+    last = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_end=lambda logs: last.append(model.get_weights())
+    )
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.ones((8, 2), "float32"), np.ones((8, 1), "float32"))
+    ).batch(4)
+    original = standard_callbacks
+
+    def with_script(*args, **kwargs):
+        return [Scripted([0.5, 2.0, 3.0]), record, *original(*args, **kwargs)]
+
+    import garden.training.callbacks as callbacks_module
+
+    callbacks_module.standard_callbacks = with_script
+    try:
+        fit_from_flags(model, fit_args(tmp_path), data, data, "score")
+    finally:
+        callbacks_module.standard_callbacks = original
+    best = keras.saving.load_model(tmp_path / "best.keras").get_weights()
+    for returned, saved in zip(model.get_weights(), best):
+        np.testing.assert_array_equal(returned, saved)
+    assert not np.allclose(model.get_weights()[0], last[0][0])
+
+
+def test_a_diverging_run_fails_and_says_where(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=make_optimizer("sgd", 1e30), loss="mse")
+    x = np.full((8, 2), 1e10, "float32")
+    data = tf.data.Dataset.from_tensor_slices((x, np.ones((8, 1), "float32"))).batch(4)
+    with pytest.raises(TrainingDiverged, match="loss was (nan|inf) at epoch 1"):
+        fit_from_flags(model, fit_args(tmp_path), data, data, "val_loss")
+    assert not os.path.exists(tmp_path / "best.keras")
