@@ -8,6 +8,7 @@ return the 5-way class probabilities of the whole sentence (the root).
 
 import tensorflow as tf
 
+from garden.data.tokenizers import lower_graph
 from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
 from garden.export.serving import example_texts, tracking_archive, write_version
 from garden.models.tree import TREE_INPUTS
@@ -286,7 +287,7 @@ def tree_archive(model, vocabulary):
         words, *arrays = parse_tree_graph(text)
         ids = tf.where(
             words != "",
-            tf.cast(lookup(tf.strings.lower(words, encoding="utf-8")), tf.int32),
+            tf.cast(lookup(lower_graph(words)), tf.int32),
             0,
         )
         return (ids, *arrays)
@@ -337,7 +338,7 @@ def sentence_archive(model, vocabulary):
             tf.strings.strip(tf.strings.regex_replace(sentence, "[ \t\r\n]+", " ")),
             sep=" ",
         )
-        ids = tf.cast(lookup(tf.strings.lower(words, encoding="utf-8")), tf.int32)
+        ids = tf.cast(lookup(tf.ragged.map_flat_values(lower_graph, words)), tf.int32)
         ids = ids.to_tensor(0)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         probabilities = model(ids, training=False)

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden.data.skipgram import subword_buckets
+from garden.data.tokenizers import lower_graph
 from garden.export.serving import example_texts, write_version
 
 
@@ -40,7 +41,7 @@ def word_vectors_archive(vectors):
     buckets = 0 if ngrams is None else len(vectors.ngram_vectors)
 
     def serve(word):
-        word = tf.strings.lower(word, encoding="utf-8")
+        word = lower_graph(word)
         ids = tf.cast(lookup(word), tf.int32)
         known = ids > 0
         vector = table(ids)

@@ -19,12 +19,14 @@ CORPUS = [
     "Terrible plot, wooden acting; a boring, awful film.",
     "The best movie of the year! Great cast and a great story.",
 ]
-# An empty review, 20,000 words, non-ASCII text, and an ordinary review.
+# An empty review, 20,000 words, non-ASCII text, an ordinary review, and
+# one with a NUL (the words after it count too).
 REVIEWS = [
     "",
     "great film " * 10_000,
     "Très émouvant 😀 ニース <br />ΤΈΛΟΣ",
     "A boring film.<br /><br />The acting was awful!",
+    "Wonderful\x00 but boring, terrible and awful.",
 ]
 # TF Serving's warmup batch: ordinary reviews, HTML and non-ASCII text.
 EXAMPLES = [CORPUS[0], REVIEWS[2], REVIEWS[3]]
