@@ -3,10 +3,11 @@
 Every exported signature checks them inside its graph, before the model runs,
 and fails a request past one with an `InvalidArgumentError` that names the
 limit and the value received, so no request can hold a server for long. They
-are sized from real data (IMDb's longest review has 13,704 characters, SST's
+are sized from real data (IMDb's longest review has about 13,700 characters, SST's
 deepest tree 29 levels and longest tree 687 characters) and from the time
-the largest models of the README take at the limit on a 2-core CPU (under
-3 seconds).
+the largest models of the README take at a limit on a 2-core CPU (at most
+3.5 seconds, but 9.5 for a classifier sent MAX_BATCH_SIZE texts of
+MAX_TEXT_LENGTH characters at once).
 """
 
 # Texts (reviews, prompts, sentences, trees, words) in one request.
