@@ -59,6 +59,38 @@ STANDARDIZATIONS = {
 }
 
 
+def lower_graph(texts):
+    """`str.lower` of a string tensor, in-graph, every character kept.
+
+    `tf.strings.lower(..., encoding="utf-8")` reads each string only up to
+    its first NUL and drops the rest, where Python keeps NUL as an ordinary
+    character; so the pieces between NULs are lower-cased and joined back.
+    Bytes that are not UTF-8 become U+FFFD, as Python's
+    `bytes.decode("utf-8", "replace")` makes them.
+
+    Args:
+        texts: a string tensor of any shape.
+
+    Returns:
+        The lower-cased string tensor, same shape.
+
+    Example:
+
+    >>> lower_graph(tf.constant(["Good\\x00 AWFUL"])).numpy()
+    array([b'good\\x00 awful'], dtype=object)
+    """
+    texts = tf.convert_to_tensor(texts, dtype=tf.string)
+    pieces = tf.strings.split(tf.reshape(texts, [-1]), "\x00")
+    # Each piece gets its NUL back as a tensor value (a NUL inside the
+    # `separator` attribute of `reduce_join` would be cut off too); the
+    # last one is dropped.
+    lowered = tf.strings.lower(pieces, encoding="utf-8") + "\x00"
+    joined = tf.strings.reduce_join(lowered, axis=-1)
+    length = tf.strings.length(joined) - 1
+    lowered = tf.strings.substr(joined, tf.zeros_like(length), length)
+    return tf.reshape(lowered, tf.shape(texts))
+
+
 def _check_standardize(standardize):
     if standardize not in STANDARDIZATIONS:
         raise ValueError(
@@ -111,7 +143,7 @@ class _Tokenizer:
         """
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         if self.lower:
-            texts = tf.strings.lower(texts, encoding="utf-8")
+            texts = lower_graph(texts)
         for pattern, replacement in self._rules:
             texts = tf.strings.regex_replace(texts, pattern, replacement)
         return texts

@@ -2,7 +2,13 @@
 
 import tensorflow as tf
 
-from garden.export.serving import example_texts, tracking_archive, write_version
+from garden.export.serving import (
+    example_texts,
+    limited_texts,
+    nonempty_batch,
+    tracking_archive,
+    write_version,
+)
 from garden.training.checkpoints import save_model
 
 CLASS_NAMES = ("negative", "positive")
@@ -21,7 +27,9 @@ def classifier_archive(model, tokenizer, vocabulary, max_length=500):
     tokenized, looked up (unseen words are `<unk>`), cut to its first
     `max_length` tokens and right-padded with `<pad>` to the longest text of
     the batch, as in training. A text with no tokens gets the model's
-    prediction for no words.
+    prediction for no words; an empty batch gets empty outputs. A request
+    past `garden.export.limits` (`MAX_BATCH_SIZE` texts, `MAX_TEXT_LENGTH`
+    characters per text) fails with an `InvalidArgumentError` naming it.
 
     Args:
         model: A float32 classifier from `garden.models.classifiers`.
@@ -37,11 +45,12 @@ def classifier_archive(model, tokenizer, vocabulary, max_length=500):
     class_names = tf.constant(CLASS_NAMES)
 
     def serve(text):
+        text, batch = nonempty_batch(limited_texts(text, "text"))
         tokens = tokenizer.tokenize_graph(text)[:, :max_length]
         ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
         # At least one column, so a batch of empty texts still runs.
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
-        probability = tf.reshape(model(ids, training=False), [-1])
+        probability = tf.reshape(model(ids, training=False), [-1])[:batch]
         label = tf.gather(class_names, tf.cast(probability >= 0.5, tf.int32))
         return {"probability": probability, "label": label}
 

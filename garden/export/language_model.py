@@ -4,15 +4,21 @@ import keras
 import tensorflow as tf
 
 from garden.decoding import generate
+from garden.export.limits import (
+    MAX_BATCH_TOKENS,
+    MAX_LENGTH_LIMIT,
+    MAX_PROMPT_TOKENS,
+)
 from garden.export.serving import (
     example_number,
     example_texts,
+    limited_texts,
+    nonempty_batch,
     tracking_archive,
+    within_limits,
     write_version,
 )
 from garden.training.checkpoints import save_model
-
-MAX_LENGTH_LIMIT = 1000
 
 
 class _Sampler(keras.layers.Layer):
@@ -39,9 +45,15 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
         log-likelihood in nats of each token given the ones before it, and
         `token_count` (batch,), the tokens scored (all but the first). A
         client's perplexity of a corpus is exp(sum(mean_nll * token_count) /
-        sum(token_count)).
+        sum(token_count)). A text of fewer than two tokens has nothing to
+        score: `token_count` 0 and `mean_nll` 0.
 
     Tokenizer and vocabulary run in the graph: unseen tokens map to <unk>.
+    An empty batch gets empty outputs. A request past `garden.export.limits`
+    fails with an `InvalidArgumentError` naming the limit: `MAX_BATCH_SIZE`
+    texts, `MAX_TEXT_LENGTH` characters and `MAX_PROMPT_TOKENS` tokens per
+    text, and `MAX_BATCH_TOKENS` for the texts times the steps of the
+    longest (its tokens, plus `max_length` when generating).
 
     Args:
         generator: A model from `garden.models.language_model.generation_model`.
@@ -59,10 +71,30 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
     state_sizes = [state.shape[-1] for state in generator.inputs[1:]]
     archive = tracking_archive(generator, lookup, inverse, sampler)
 
-    def ids_of(texts):
+    def ids_of(texts, name, extra_steps=0):
+        texts, batch = nonempty_batch(limited_texts(texts, name))
         tokens = tokenizer.tokenize_graph(texts)
-        ids = tf.cast(lookup(tokens), tf.int32)
-        return ids.to_tensor(0), tokens.row_lengths()
+        ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
+        # At least one column, so a batch of texts without tokens still runs.
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        longest = tf.cast(tf.reduce_max(tokens.row_lengths()), tf.int32)
+        ids = within_limits(
+            ids,
+            (
+                longest,
+                MAX_PROMPT_TOKENS,
+                f"Received a text of {{}} tokens in input `{name}`, expected at "
+                f"most MAX_PROMPT_TOKENS = {MAX_PROMPT_TOKENS} per text.",
+            ),
+            (
+                batch * (longest + extra_steps),
+                MAX_BATCH_TOKENS,
+                f"Received {{}} steps in input `{name}` (texts times the tokens "
+                "of the longest, plus max_length when generating), expected at "
+                f"most MAX_BATCH_TOKENS = {MAX_BATCH_TOKENS} per request.",
+            ),
+        )
+        return ids, tokens.row_lengths(), batch
 
     def zeros(batch):
         return [tf.zeros((batch, size)) for size in state_sizes]
@@ -72,14 +104,12 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
         return logits, states
 
     def serve(prompt, max_length, temperature):
-        ids, lengths = ids_of(prompt)
-        batch = tf.shape(ids)[0]
-        # At least one column, so an all-empty batch still runs (and gives "").
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        steps = tf.clip_by_value(max_length, 0, MAX_LENGTH_LIMIT)
+        ids, lengths, batch = ids_of(prompt, "prompt", steps)
         generated, length = generate(
             step,
             ids,
-            zeros(batch),
+            zeros(tf.shape(ids)[0]),
             max_length,
             temperature=temperature,
             seed=sampler.seed_generator,
@@ -87,10 +117,10 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
         )
         words = inverse(generated[:, :length])
         text = tf.strings.reduce_join(words, axis=-1, separator=separator)
-        return {"generated_text": tf.where(lengths > 0, text, "")}
+        return {"generated_text": tf.where(lengths > 0, text, "")[:batch]}
 
     def score(text):
-        ids, lengths = ids_of(text)
+        ids, _, batch = ids_of(text, "text")
         logits, *_ = generator([ids, *zeros(tf.shape(ids)[0])], training=False)
         targets = ids[:, 1:]
         nll = keras.losses.sparse_categorical_crossentropy(
@@ -99,7 +129,10 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
         weights = tf.cast(targets != 0, nll.dtype)
         count = tf.reduce_sum(weights, axis=-1)
         mean = tf.math.divide_no_nan(tf.reduce_sum(nll * weights, axis=-1), count)
-        return {"mean_nll": mean, "token_count": tf.cast(count, tf.int32)}
+        return {
+            "mean_nll": mean[:batch],
+            "token_count": tf.cast(count, tf.int32)[:batch],
+        }
 
     archive.add_endpoint(
         "serving_default",

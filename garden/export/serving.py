@@ -25,6 +25,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from garden.export.limits import MAX_BATCH_SIZE, MAX_TEXT_LENGTH
+
 # Where TF Serving looks for warmup records, relative to a version directory.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # TF Serving replays at most this many warmup records per version.
@@ -44,6 +46,76 @@ def tracking_archive(*tracked):
             layer.build(None)
         archive.track(layer)
     return archive
+
+
+def within_limits(tensor, *checks):
+    """`tensor`, computed only once every check of a request's size has held.
+
+    Args:
+        tensor: What the rest of the graph reads (the request's texts).
+        *checks: `(value, limit, message)`: a scalar tensor, the most it may
+            be, and the error message, a `tf.strings.format` template whose
+            `{}` is the value.
+
+    Returns:
+        `tensor`; past a limit, the call fails with an `InvalidArgumentError`
+        carrying the message, before any work that depends on `tensor`.
+    """
+    asserts = [
+        tf.debugging.Assert(value <= limit, [tf.strings.format(message, value)])
+        for value, limit, message in checks
+    ]
+    with tf.control_dependencies(asserts):
+        return tf.identity(tensor)
+
+
+def limited_texts(texts, name):
+    """The string input `name` of a request, checked against the shared limits.
+
+    At most `MAX_BATCH_SIZE` texts, each of at most `MAX_TEXT_LENGTH`
+    characters (Unicode code points; a byte that is not UTF-8 counts as one).
+
+    Args:
+        texts: string `(batch,)`.
+        name: The input's name in the signature, for the error messages.
+
+    Returns:
+        `texts`, once within the limits.
+    """
+    lengths = tf.strings.length(texts, unit="UTF8_CHAR")
+    longest = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
+    return within_limits(
+        texts,
+        (
+            tf.size(texts),
+            MAX_BATCH_SIZE,
+            f"Received {{}} texts in input `{name}`, expected at most "
+            f"MAX_BATCH_SIZE = {MAX_BATCH_SIZE} per request.",
+        ),
+        (
+            longest,
+            MAX_TEXT_LENGTH,
+            f"Received a text of {{}} characters in input `{name}`, expected at "
+            f"most MAX_TEXT_LENGTH = {MAX_TEXT_LENGTH} per text.",
+        ),
+    )
+
+
+def nonempty_batch(texts):
+    """`texts` with one "" appended when there are none, and the real count.
+
+    Recurrent and convolutional models fail on a batch of zero rows, so an
+    empty request runs the model on one empty text; cut the outputs back to
+    the returned count, which gives each output its zero rows.
+
+    Args:
+        texts: string `(batch,)`.
+
+    Returns:
+        `(texts, batch)`: string `(max(batch, 1),)` and the int32 count.
+    """
+    batch = tf.shape(texts)[0]
+    return tf.pad(texts, [[0, tf.maximum(1 - batch, 0)]]), batch
 
 
 def next_version(root, model_name):

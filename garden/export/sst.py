@@ -8,8 +8,16 @@ return the 5-way class probabilities of the whole sentence (the root).
 
 import tensorflow as tf
 
+from garden.data.tokenizers import lower_graph
 from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
-from garden.export.serving import example_texts, tracking_archive, write_version
+from garden.export.limits import MAX_TREE_CHARACTERS, MAX_TREE_DEPTH
+from garden.export.serving import (
+    example_texts,
+    limited_texts,
+    tracking_archive,
+    within_limits,
+    write_version,
+)
 from garden.models.tree import TREE_INPUTS
 from garden.training.checkpoints import save_model
 
@@ -270,7 +278,10 @@ def tree_archive(model, vocabulary):
     Words are lower-cased and looked up in the training vocabulary (unseen
     words are `<unk>`). A malformed tree fails the call with an
     `InvalidArgumentError` whose message names the character position, as
-    `garden.data.parse_tree` does.
+    `garden.data.parse_tree` does. So does a request past
+    `garden.export.limits`, naming the limit: `MAX_BATCH_SIZE` trees,
+    `MAX_TEXT_LENGTH` characters per tree, `MAX_TREE_CHARACTERS` characters
+    in all, `MAX_TREE_DEPTH` levels. An empty batch gets empty outputs.
 
     Args:
         model: A tree model from `garden.models.tree.build_tree_classifier`.
@@ -287,14 +298,36 @@ def tree_archive(model, vocabulary):
         words, *arrays = parse_tree_graph(text)
         ids = tf.where(
             words != "",
-            tf.cast(lookup(tf.strings.lower(words, encoding="utf-8")), tf.int32),
+            tf.cast(lookup(lower_graph(words)), tf.int32),
             0,
         )
         return (ids, *arrays)
 
     def serve(tree):
+        tree = limited_texts(tree, "tree")
+        characters = tf.reduce_sum(tf.strings.length(tree, unit="UTF8_CHAR"))
+        tree = within_limits(
+            tree,
+            (
+                characters,
+                MAX_TREE_CHARACTERS,
+                "Received {} characters in input `tree`, expected at most "
+                f"MAX_TREE_CHARACTERS = {MAX_TREE_CHARACTERS} per request.",
+            ),
+        )
         ids, _, left, right, heights = tf.map_fn(
             parse, tree, fn_output_signature=(ragged,) * 5
+        )
+        # A root's height is its tree's depth.
+        deepest = tf.reduce_max(tf.concat([heights.flat_values, [0]], axis=0))
+        ids = within_limits(
+            ids,
+            (
+                deepest,
+                MAX_TREE_DEPTH,
+                "Received a tree {} levels deep in input `tree`, expected at "
+                f"most MAX_TREE_DEPTH = {MAX_TREE_DEPTH}.",
+            ),
         )
         inputs = {
             "word_ids": ids.to_tensor(0),
@@ -328,17 +361,21 @@ def sentence_archive(model, vocabulary):
         tokenization, e.g. "The Rock rules .").
         Returns `probabilities` float32 `(batch, 5)` and `label` int32.
 
-    A sentence with no words gets the model's prediction for no words.
+    A sentence with no words gets the model's prediction for no words. A
+    request past `garden.export.limits` (`MAX_BATCH_SIZE` sentences,
+    `MAX_TEXT_LENGTH` characters per sentence) fails with an
+    `InvalidArgumentError` naming it.
     """
     lookup = vocabulary.to_string_lookup()
     archive = tracking_archive(model, lookup)
 
     def serve(sentence):
+        sentence = limited_texts(sentence, "sentence")
         words = tf.strings.split(
             tf.strings.strip(tf.strings.regex_replace(sentence, "[ \t\r\n]+", " ")),
             sep=" ",
         )
-        ids = tf.cast(lookup(tf.strings.lower(words, encoding="utf-8")), tf.int32)
+        ids = tf.cast(lookup(tf.ragged.map_flat_values(lower_graph, words)), tf.int32)
         ids = ids.to_tensor(0)
         ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
         probabilities = model(ids, training=False)

@@ -3,7 +3,12 @@
 import tensorflow as tf
 
 from garden.data.punctuation import MARKS, PUNCTUATION_LABELS
-from garden.export.serving import example_texts, tracking_archive, write_version
+from garden.export.serving import (
+    example_texts,
+    limited_texts,
+    tracking_archive,
+    write_version,
+)
 from garden.training.checkpoints import save_model
 
 
@@ -24,7 +29,9 @@ def tagger_archive(model, tokenizer, vocabulary, window):
     words are `<unk>`), cut into consecutive windows of at most `window`
     words, and all windows of the batch are tagged as one batch, as
     `garden.models.tagger.predict_labels` does; so a text of any length is
-    tagged whole. A text with no words gives "" and no labels.
+    tagged whole. A text with no words gives "" and no labels. A request
+    past `garden.export.limits` (`MAX_BATCH_SIZE` texts, `MAX_TEXT_LENGTH`
+    characters per text) fails with an `InvalidArgumentError` naming it.
 
     Args:
         model: A float32 tagger from `garden.models.tagger`.
@@ -41,7 +48,7 @@ def tagger_archive(model, tokenizer, vocabulary, window):
     label_names = tf.constant(PUNCTUATION_LABELS)
 
     def serve(text):
-        words = tokenizer.tokenize_graph(text)
+        words = tokenizer.tokenize_graph(limited_texts(text, "text"))
         ids = tf.cast(lookup(words), tf.int32)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         # Window j of a text of n words holds min(window, n - j * window) words.

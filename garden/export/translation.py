@@ -2,20 +2,17 @@
 
 import tensorflow as tf
 
+from garden.export.limits import MAX_BEAM_WIDTH, MAX_OUTPUT_LENGTH
 from garden.export.serving import (
     example_number,
     example_texts,
+    limited_texts,
+    nonempty_batch,
     tracking_archive,
     write_version,
 )
 from garden.models.seq2seq import translate_ids
 from garden.training.checkpoints import save_model
-
-# No output is longer than this many tokens, whatever the input (a bound on
-# the decoding loop of the served model).
-MAX_OUTPUT_LENGTH = 200
-# The served beam search clips `beam_width` to [1, MAX_BEAM_WIDTH].
-MAX_BEAM_WIDTH = 16
 
 
 def output_length_limit(source_length):
@@ -39,7 +36,10 @@ def translation_archive(
     characters become `<unk>`, `<eos>` is appended, and decoding stops at
     `<eos>` or after `2 n + 10` tokens for the batch's longest source of n
     tokens (at most `MAX_OUTPUT_LENGTH`), so every input gets a bounded
-    output, an empty one included.
+    output, an empty one included; an empty batch gets empty outputs. A
+    request past `garden.export.limits` (`MAX_BATCH_SIZE` texts,
+    `MAX_TEXT_LENGTH` characters per text) fails with an
+    `InvalidArgumentError` naming it.
 
     Args:
         models: A float32 `Seq2Seq` (`garden.models.seq2seq.float32_seq2seq`).
@@ -57,6 +57,7 @@ def translation_archive(
     eos_id = target_vocabulary.eos_id
 
     def serve(text, beam_width):
+        text, batch = nonempty_batch(limited_texts(text, "text"))
         tokens = tokenizer.tokenize_graph(text)
         ids = tf.cast(source_lookup(tokens), tf.int32)
         eos = tf.fill([tf.shape(text)[0], 1], source_vocabulary.eos_id)
@@ -75,8 +76,8 @@ def translation_archive(
         )
         words = tf.RaggedTensor.from_tensor(target_words(output), lengths=lengths)
         return {
-            "translation": tf.strings.reduce_join(words, axis=1, separator=" "),
-            "length": lengths,
+            "translation": tf.strings.reduce_join(words, axis=1, separator=" ")[:batch],
+            "length": lengths[:batch],
         }
 
     archive.add_endpoint(

@@ -5,7 +5,8 @@ import numpy as np
 import tensorflow as tf
 
 from garden.data.skipgram import subword_buckets
-from garden.export.serving import example_texts, write_version
+from garden.data.tokenizers import lower_graph
+from garden.export.serving import example_texts, limited_texts, write_version
 
 
 def word_vectors_archive(vectors):
@@ -16,7 +17,10 @@ def word_vectors_archive(vectors):
         Returns `vector` float32 `(batch, d)` and `known` bool `(batch,)`.
         A word outside the vocabulary gets, for fastText vectors, the mean
         of its character n-gram vectors (hashed in the graph exactly as in
-        training), else zeros; `known` is False for it.
+        training), else zeros (so does a word with no n-grams, "" among
+        them); `known` is False for it. A request past
+        `garden.export.limits` (`MAX_BATCH_SIZE` words, `MAX_TEXT_LENGTH`
+        characters per word) fails with an `InvalidArgumentError` naming it.
 
     Args:
         vectors: A `garden.models.word2vec.WordVectors`.
@@ -40,7 +44,7 @@ def word_vectors_archive(vectors):
     buckets = 0 if ngrams is None else len(vectors.ngram_vectors)
 
     def serve(word):
-        word = tf.strings.lower(word, encoding="utf-8")
+        word = lower_graph(limited_texts(word, "word"))
         ids = tf.cast(lookup(word), tf.int32)
         known = ids > 0
         vector = table(ids)

@@ -21,6 +21,8 @@ HANDMADE = [
     "",
     "   ",
     "don't stop-believing, 3.5 stars?!",
+    # Python strings hold NUL like any character; the graph must not stop there.
+    "Good\x00 AWFUL,\x00Terrible\x00",
 ]
 
 

@@ -19,12 +19,15 @@ CORPUS = [
     "Terrible plot, wooden acting; a boring, awful film.",
     "The best movie of the year! Great cast and a great story.",
 ]
-# An empty review, 20,000 words, non-ASCII text, and an ordinary review.
+# An empty review, 3,600 words (19,800 characters: just within the served
+# limit), non-ASCII text, an ordinary review, and one with a NUL (the words
+# after it count too).
 REVIEWS = [
     "",
-    "great film " * 10_000,
+    "great film " * 1_800,
     "Très émouvant 😀 ニース <br />ΤΈΛΟΣ",
     "A boring film.<br /><br />The acting was awful!",
+    "Wonderful\x00 but boring, terrible and awful.",
 ]
 # TF Serving's warmup batch: ordinary reviews, HTML and non-ASCII text.
 EXAMPLES = [CORPUS[0], REVIEWS[2], REVIEWS[3]]
@@ -77,7 +80,7 @@ def test_fresh_process_agrees_with_keras_on_bad_input(exported):
         """
     )
     ids = encode_texts(REVIEWS, tokenizer, vocabulary)
-    assert len(ids[1]) == 20_000 and len(ids[0]) == 0
+    assert len(ids[1]) == 3_600 and len(ids[0]) == 0
     for kind, model in models.items():
         want = predict_probabilities(model, ids, max_length=500)
         served = got[kind]

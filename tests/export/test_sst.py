@@ -25,11 +25,13 @@ TRAIN = [
     "(0 (1 (2 an) (0 awful)) (2 film))",
     "(1 (2 (2 a) (2 (2 dull) (2 ,))) (1 (2 boring) (1 film)))",
 ]
-# A one-word tree, unseen and upper-case words, a no-break space inside a word.
+# A one-word tree, unseen and upper-case words, a no-break space inside a
+# word, a NUL inside a word (a word unlike "Rock").
 SERVED = TRAIN[:2] + [
     "(4 Great)",
     "(2 (2 Très) (2 (2 8\xa01\\/2) (2 ÉMOUVANT)))",
     "(1 (2 (2 A) (2 (2 dull) (2 ,))) (1 (2 boring) (1 film)))",
+    "(3 (2 The) (4 (3 Rock\x00s) (2 rules)))",
 ]
 # Malformed trees and the start of the error each parser gives.
 BAD = {
