@@ -6,14 +6,17 @@ limit and the value received, so no request can hold a server for long. They
 are sized from real data (IMDb's longest review has about 13,700 characters, SST's
 deepest tree 29 levels and longest tree 687 characters) and from the time
 the largest models of the README take at a limit on a 2-core CPU (at most
-3.5 seconds, but 9.5 for a classifier sent MAX_BATCH_SIZE texts of
-MAX_TEXT_LENGTH characters at once).
+about 3.5 seconds).
 """
 
 # Texts (reviews, prompts, sentences, trees, words) in one request.
 MAX_BATCH_SIZE = 1_000
 # Characters (Unicode code points) in one text.
 MAX_TEXT_LENGTH = 20_000
+# Characters of all texts of one request together: a thousand reviews of
+# average length fit, a thousand of the longest do not (tokenizing 20 million
+# characters took a classifier 9.5 s).
+MAX_REQUEST_CHARACTERS = 2_000_000
 # Language model: tokens of one text. Each token is one step of the
 # recurrent network, which no batching makes parallel.
 MAX_PROMPT_TOKENS = 5_000

@@ -25,7 +25,11 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from garden.export.limits import MAX_BATCH_SIZE, MAX_TEXT_LENGTH
+from garden.export.limits import (
+    MAX_BATCH_SIZE,
+    MAX_REQUEST_CHARACTERS,
+    MAX_TEXT_LENGTH,
+)
 
 # Where TF Serving looks for warmup records, relative to a version directory.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -73,7 +77,8 @@ def limited_texts(texts, name):
     """The string input `name` of a request, checked against the shared limits.
 
     At most `MAX_BATCH_SIZE` texts, each of at most `MAX_TEXT_LENGTH`
-    characters (Unicode code points; a byte that is not UTF-8 counts as one).
+    characters (Unicode code points; a byte that is not UTF-8 counts as one),
+    and `MAX_REQUEST_CHARACTERS` in all.
 
     Args:
         texts: string `(batch,)`.
@@ -97,6 +102,12 @@ def limited_texts(texts, name):
             MAX_TEXT_LENGTH,
             f"Received a text of {{}} characters in input `{name}`, expected at "
             f"most MAX_TEXT_LENGTH = {MAX_TEXT_LENGTH} per text.",
+        ),
+        (
+            tf.reduce_sum(lengths),
+            MAX_REQUEST_CHARACTERS,
+            f"Received {{}} characters in input `{name}`, expected at most "
+            f"MAX_REQUEST_CHARACTERS = {MAX_REQUEST_CHARACTERS} per request.",
         ),
     )
 

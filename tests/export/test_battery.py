@@ -21,6 +21,7 @@ from garden.export.limits import (
     MAX_BATCH_SIZE,
     MAX_BATCH_TOKENS,
     MAX_PROMPT_TOKENS,
+    MAX_REQUEST_CHARACTERS,
     MAX_TEXT_LENGTH,
     MAX_TREE_CHARACTERS,
     MAX_TREE_DEPTH,
@@ -286,9 +287,12 @@ def test_the_limits_name_themselves_and_pass_at_the_limit(served):
     classify, _ = served["sentiment birnn"]
     at = ["a" * MAX_TEXT_LENGTH] + ["b"] * (MAX_BATCH_SIZE - 1)
     assert classify(at)["probability"].shape == (MAX_BATCH_SIZE,)
+    full = MAX_REQUEST_CHARACTERS // MAX_TEXT_LENGTH
+    assert classify(["a" * MAX_TEXT_LENGTH] * full)["label"].shape == (full,)
     for past, value in (
         (at + ["c"], f"Received {MAX_BATCH_SIZE + 1} texts"),
         (["é" * (MAX_TEXT_LENGTH + 1)], f"{MAX_TEXT_LENGTH + 1} characters"),
+        (["a" * MAX_TEXT_LENGTH] * full + ["b"], "MAX_REQUEST_CHARACTERS"),
     ):
         with pytest.raises(tf.errors.InvalidArgumentError, match=value):
             classify(past)
