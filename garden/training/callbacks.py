@@ -355,6 +355,9 @@ def fit_from_flags(
         epochs=args.epochs,
         callbacks=callbacks,
         verbose=args.verbose,
+        # The recipes' datasets shuffle themselves, seeded, every epoch; Keras
+        # would only warn that it cannot shuffle a tf.data.Dataset.
+        shuffle=False,
     )
     (nan_guard,) = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
     (best,) = [c for c in callbacks if isinstance(c, BestCheckpoint)]

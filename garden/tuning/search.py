@@ -199,6 +199,7 @@ def search(
         epochs=args.epochs,
         callbacks=callbacks,
         verbose=args.verbose,
+        shuffle=False,  # the recipes' datasets shuffle themselves, seeded
     )
     if role == "worker":
         print(f"Tuner {os.environ['KERASTUNER_TUNER_ID']}: the search is done.")
