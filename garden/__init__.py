@@ -11,3 +11,14 @@ from garden.training import (  # noqa: E402, F401
     sentiment_metrics,
     tagging_metrics,
 )
+
+
+def load(path):
+    """Opens any garden export for calls on raw strings (`garden.export.load`).
+
+    >>> model = garden.load("saved_models/sentiment")  # doctest: +SKIP
+    >>> model(["A wonderful film."])["label"]  # doctest: +SKIP
+    """
+    from garden.export.load import load as load_export
+
+    return load_export(path)

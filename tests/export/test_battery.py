@@ -26,27 +26,11 @@ from garden.export.limits import (
     MAX_TREE_CHARACTERS,
     MAX_TREE_DEPTH,
 )
-from garden.export.word_vectors import export_word_vectors
 from garden.models.classifiers import predict_probabilities
 from garden.models.tagger import predict_labels
 from garden.models.tree import predict_nodes
-from garden.models.word2vec import WordVectors
-from tests.export import (
-    test_classifier,
-    test_language_model,
-    test_sst,
-    test_tagger,
-    test_translation,
-)
 from tests.export.test_language_model import keras_mean_nll
 from tests.export.test_tagger import WINDOW
-
-# The other modules' module-scoped export fixtures, built once here too.
-classifier_export = test_classifier.exported
-language_model_export = test_language_model.exported
-translation_export = test_translation.exported
-tagger_export = test_tagger.exported
-sst_export = test_sst.exported
 
 BATTERY = {
     "empty batch": [],
@@ -58,9 +42,11 @@ BATTERY = {
     "100,000 characters": ["film " * 20_000],
     "1,000 texts": ["the time traveller was here"] * 1_000,
 }
-# Every answer, or clear refusal, comes within this (seconds): the small
-# models here answer the largest accepted input in well under one.
-SECONDS = 5.0
+# Every answer, or clear refusal, comes within this (seconds). A guard against
+# work that grows without bound (a 100,000-character prompt once took 41 s),
+# not a speed test: the small models here answer in well under a second when
+# the machine is idle, and a loaded machine must not fail the test.
+SECONDS = 20.0
 
 
 def python_text(text):
@@ -77,18 +63,6 @@ def as_tree(text):
     for word in reversed(words[:-1]):
         tree = f"(2 (2 {word}) {tree})"
     return tree
-
-
-@pytest.fixture(scope="module")
-def word_vectors_export(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    vectors = WordVectors(
-        ["great", "film", "été"],
-        rng.normal(size=(3, 4)),
-        rng.normal(size=(16, 4)).astype("float32"),
-    )
-    root = tmp_path_factory.mktemp("exports")
-    return vectors, export_word_vectors(vectors, str(root), "wv", examples=["film"])
 
 
 @pytest.fixture(scope="module")

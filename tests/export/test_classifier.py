@@ -37,8 +37,8 @@ CONFIGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def build_export(tmp_path_factory):
+    """The export the tests of this module read (shared, see conftest.py)."""
     keras.utils.set_random_seed(3)
     tokenizer = WordTokenizer("review")
     vocabulary = Vocabulary(tokenizer.tokenize(text) for text in CORPUS)
@@ -51,6 +51,11 @@ def exported(tmp_path_factory):
             model, tokenizer, vocabulary, str(root), kind, examples=EXAMPLES
         )
     return tokenizer, vocabulary, root, models, paths
+
+
+@pytest.fixture
+def exported(classifier_export):
+    return classifier_export
 
 
 def test_layout_and_keras_file_beside(exported):

@@ -35,8 +35,8 @@ def small_generator(**config):
     return generation_model(config, trained.get_weights()), tokenizer, vocabulary
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def build_export(tmp_path_factory):
+    """The export the tests of this module read (shared, see conftest.py)."""
     keras.utils.set_random_seed(7)
     generator, tokenizer, vocabulary = small_generator(
         units=12, num_layers=2, embedding_dim=8
@@ -49,6 +49,11 @@ def exported(tmp_path_factory):
         generator, tokenizer, vocabulary, str(root), "lm", separator=" ", **WARMUP
     )
     return generator, tokenizer, vocabulary, root, first, second
+
+
+@pytest.fixture
+def exported(language_model_export):
+    return language_model_export
 
 
 def run_in_fresh_process(code):

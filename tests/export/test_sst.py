@@ -53,8 +53,8 @@ BAD = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def build_export(tmp_path_factory):
+    """The export the tests of this module read (shared, see conftest.py)."""
     keras.utils.set_random_seed(5)
     trees = [data.parse_tree(text) for text in TRAIN]
     vocabulary = data.build_tree_vocabulary(trees)
@@ -68,6 +68,11 @@ def exported(tmp_path_factory):
             models[kind], vocabulary, str(root), kind, examples=SERVED[:3]
         )
     return vocabulary, models, paths
+
+
+@pytest.fixture
+def exported(sst_export):
+    return sst_export
 
 
 def test_graph_parser_agrees_with_parse_tree():

@@ -34,8 +34,8 @@ EXAMPLES = [CORPUS[0], TEXTS[2], TEXTS[5]]
 WINDOW = 7
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def build_export(tmp_path_factory):
+    """The export the tests of this module read (shared, see conftest.py)."""
     keras.utils.set_random_seed(5)
     tokenizer = P.tokenizer()
     vocabulary = Vocabulary(tokenizer.tokenize(text) for text in CORPUS)
@@ -45,6 +45,11 @@ def exported(tmp_path_factory):
         model, tokenizer, vocabulary, str(root), "tagging", WINDOW, examples=EXAMPLES
     )
     return tokenizer, vocabulary, model, root, path
+
+
+@pytest.fixture
+def exported(tagger_export):
+    return tagger_export
 
 
 def test_layout_and_keras_file_beside(exported):

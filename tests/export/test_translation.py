@@ -27,8 +27,8 @@ SENTENCES = ["", "cold " * 300, "Zürich ☃ xyzzy!", "I am cold."]
 EXAMPLES = ["I am cold.", "We are here.", "Zürich ☃ xyzzy!"]
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def build_export(tmp_path_factory):
+    """The export the tests of this module read (shared, see conftest.py)."""
     keras.utils.set_random_seed(5)
     tokenizer = WordTokenizer("translation")
     vocabularies = build_translation_vocabularies(PAIRS, tokenizer, min_freq=1)
@@ -49,6 +49,11 @@ def exported(tmp_path_factory):
         example_beam_width=3,
     )
     return Translator(models, tokenizer, vocabularies, 1.0), path
+
+
+@pytest.fixture
+def exported(translation_export):
+    return translation_export
 
 
 def test_fresh_process_agrees_on_bad_input(exported):
