@@ -4,15 +4,18 @@ from garden.layers.attention import AdditiveAttention
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
 from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from garden.layers.text_cnn import TextCNN
 from garden.layers.tree import TreeLSTM, TreeRNN
 
 __all__ = [
+    "ActivationRegularization",
     "AdditiveAttention",
     "GRU",
     "DeepRNN",
+    "EmbeddingDropout",
     "GRUCell",
     "LSTM",
     "LSTMCell",
