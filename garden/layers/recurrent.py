@@ -10,6 +10,8 @@ the whole loop to the backend's fused kernel (cuDNN) when `keras.layers.LSTM`
 and `GRU` would (`FusedRecurrentLayer`); the cell stays the reference.
 """
 
+import contextlib
+
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
@@ -494,3 +496,37 @@ class FusedRecurrentLayer(RecurrentLayer):
 
     def get_config(self):
         return {**super().get_config(), "use_cudnn": self.use_cudnn}
+
+
+@contextlib.contextmanager
+def cell_loops_only(model):
+    """Runs every fused-capable layer in `model` on its cell's loop in the block.
+
+    A graph traced while the fused path is taken holds the backend's cuDNN op,
+    which has no CPU kernel: a SavedModel traced on a GPU would not serve on a
+    CPU. Tracing an export inside this block keeps its graph portable.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from garden.layers import LSTM
+    >>> inputs = keras.Input((3, 2))
+    >>> model = keras.Model(inputs, keras.layers.Bidirectional(LSTM(4))(inputs))
+    >>> with cell_loops_only(model):
+    ...     output = model(np.ones((1, 3, 2), "float32"))
+    >>> tuple(output.shape)
+    (1, 8)
+    """
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=True, recursive=True)
+        if isinstance(layer, FusedRecurrentLayer)
+    ]
+    settings = [layer.use_cudnn for layer in layers]
+    try:
+        for layer in layers:
+            layer.use_cudnn = False
+        yield model
+    finally:
+        for layer, setting in zip(layers, settings):
+            layer.use_cudnn = setting

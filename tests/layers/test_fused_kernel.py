@@ -365,3 +365,20 @@ def test_a_layer_that_may_run_cudnn_is_not_jit_compiled(monkeypatch, family):
     assert getattr(keras.layers, family.upper())(UNITS).supports_jit is False
     assert layer_class(UNITS, use_cudnn=False).supports_jit is True
     assert layer_class(UNITS, recurrent_dropout=0.1).supports_jit is True
+
+
+def test_cell_loops_only_keeps_a_traced_graph_free_of_the_fused_kernel(fused):
+    fused["lstm"].answer = reference_answer("lstm")
+    inputs_ = keras.Input((7, 5))
+    hidden = keras.layers.Bidirectional(layers.LSTM(UNITS, return_sequences=True))(
+        inputs_
+    )
+    model = keras.Model(inputs_, layers.LSTM(UNITS, use_cudnn=True)(hidden))
+    fused["lstm"].take()
+    with layers.cell_loops_only(model):
+        inside = model(inputs())
+    assert fused["lstm"].take() == []
+    # Outside the block every layer takes the fused path again.
+    outside = model(inputs())
+    assert len(fused["lstm"].take()) == 3
+    assert not np.allclose(np.asarray(inside), np.asarray(outside))
