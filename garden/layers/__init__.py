@@ -4,6 +4,7 @@ from garden.layers.attention import AdditiveAttention
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.recurrent import cell_loops_only
 from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
 from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
@@ -25,4 +26,5 @@ __all__ = [
     "TextCNN",
     "TreeLSTM",
     "TreeRNN",
+    "cell_loops_only",
 ]

@@ -3,7 +3,10 @@
 import keras
 from keras import ops
 
-from garden.layers.recurrent import RecurrentCell, RecurrentLayer, get_activation
+# The fused kernel is looked up on this module at call time, as Keras does.
+from keras.src import backend as keras_backend
+
+from garden.layers.recurrent import FusedRecurrentLayer, RecurrentCell, get_activation
 
 
 @keras.saving.register_keras_serializable(package="garden")
@@ -110,17 +113,23 @@ class GRUCell(RecurrentCell):
 
 
 @keras.saving.register_keras_serializable(package="garden")
-class GRU(RecurrentLayer):
+class GRU(FusedRecurrentLayer):
     """The gated recurrent unit over a sequence: `GRUCell` run by Keras's loop.
 
     Takes the arguments of `keras.layers.GRU` and holds the same weights under
-    the same names, so `set_weights` moves weights both ways.
+    the same names, so `set_weights` moves weights both ways. Where
+    `keras.layers.GRU` would run the backend's fused (cuDNN) kernel, so does
+    this layer, with the same arguments (see `FusedRecurrentLayer`); cuDNN
+    computes only the `reset_after=True` form.
 
     Args:
         units: Positive integer, the size of the hidden state.
         activation: Activation of the candidate. Default "tanh".
         recurrent_activation: Activation of the gates. Default "sigmoid".
         reset_after: See `GRUCell`. Default True.
+        use_cudnn: "auto" (default), True or False: whether to run the
+            backend's fused kernel, see
+            `garden.layers.recurrent.FusedRecurrentLayer`.
         **kwargs: The cell's arguments and those of
             `garden.layers.recurrent.RecurrentLayer`.
 
@@ -141,6 +150,7 @@ class GRU(RecurrentLayer):
         activation="tanh",
         recurrent_activation="sigmoid",
         reset_after=True,
+        use_cudnn="auto",
         **kwargs,
     ):
         super().__init__(
@@ -148,5 +158,28 @@ class GRU(RecurrentLayer):
             activation=activation,
             recurrent_activation=recurrent_activation,
             reset_after=reset_after,
+            use_cudnn=use_cudnn,
             **kwargs,
+        )
+
+    def fused_refusal(self):
+        if not self.cell.reset_after:
+            return "`reset_after` is False (cuDNN computes the reset_after form)"
+        return super().fused_refusal()
+
+    def fused_loop(self, sequences, initial_state, mask):
+        cell = self.cell
+        return keras_backend.gru(
+            sequences,
+            initial_state[0],
+            mask,
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            reset_after=cell.reset_after,
         )

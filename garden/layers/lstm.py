@@ -3,7 +3,10 @@
 import keras
 from keras import initializers, ops
 
-from garden.layers.recurrent import RecurrentCell, RecurrentLayer, get_activation
+# The fused kernel is looked up on this module at call time, as Keras does.
+from keras.src import backend as keras_backend
+
+from garden.layers.recurrent import FusedRecurrentLayer, RecurrentCell, get_activation
 
 
 @keras.saving.register_keras_serializable(package="garden")
@@ -108,18 +111,23 @@ class LSTMCell(RecurrentCell):
 
 
 @keras.saving.register_keras_serializable(package="garden")
-class LSTM(RecurrentLayer):
+class LSTM(FusedRecurrentLayer):
     """Long short-term memory over a sequence: `LSTMCell` run by Keras's loop.
 
     Takes the arguments of `keras.layers.LSTM` and holds the same weights
     under the same names, so `set_weights` moves weights both ways. With
-    `return_state=True` it returns `output, H_T, C_T`, as Keras does.
+    `return_state=True` it returns `output, H_T, C_T`, as Keras does. Where
+    `keras.layers.LSTM` would run the backend's fused (cuDNN) kernel, so does
+    this layer, with the same arguments (see `FusedRecurrentLayer`).
 
     Args:
         units: Positive integer, the size of the hidden state.
         activation: Activation of the candidate and of C_t. Default "tanh".
         recurrent_activation: Activation of the gates. Default "sigmoid".
         unit_forget_bias: Whether b_f is initialised to 1. Default True.
+        use_cudnn: "auto" (default), True or False: whether to run the
+            backend's fused kernel, see
+            `garden.layers.recurrent.FusedRecurrentLayer`.
         **kwargs: The cell's arguments and those of
             `garden.layers.recurrent.RecurrentLayer`.
 
@@ -140,6 +148,7 @@ class LSTM(RecurrentLayer):
         activation="tanh",
         recurrent_activation="sigmoid",
         unit_forget_bias=True,
+        use_cudnn="auto",
         **kwargs,
     ):
         super().__init__(
@@ -147,5 +156,23 @@ class LSTM(RecurrentLayer):
             activation=activation,
             recurrent_activation=recurrent_activation,
             unit_forget_bias=unit_forget_bias,
+            use_cudnn=use_cudnn,
             **kwargs,
+        )
+
+    def fused_loop(self, sequences, initial_state, mask):
+        cell = self.cell
+        return keras_backend.lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
         )

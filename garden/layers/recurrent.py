@@ -5,11 +5,20 @@ A cell is one time step written from its equations (`simple_rnn.py`, `gru.py`,
 keeps masking, `go_backwards`, `stateful`, `return_state`, `initial_state`,
 `Bidirectional` and `StackedRNNCells` behaving exactly as Keras users expect,
 and it compiles to the same while-loop graph as the built-in layers, so the
-garden layers are as fast as Keras's on a CPU.
+garden layers are as fast as Keras's on a CPU. On a GPU the LSTM and GRU hand
+the whole loop to the backend's fused kernel (cuDNN) when `keras.layers.LSTM`
+and `GRU` would (`FusedRecurrentLayer`); the cell stays the reference.
 """
+
+import contextlib
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
+
+# The backend module is kept, not its functions: `lstm` and `gru` (the fused
+# kernels) are looked up at call time, as keras.layers.LSTM and GRU do, so the
+# garden layers and Keras's always reach the same function.
+from keras.src import backend as keras_backend
 
 # The time loop keras.layers.RNN runs (a while-loop on TensorFlow, scan on JAX);
 # randomized truncation runs it with a step of its own.
@@ -372,3 +381,152 @@ class RecurrentLayer(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+# The activations the fused kernels compute; any other keeps the cell's loop.
+FUSED_ACTIVATIONS = {
+    "activation": (activations.tanh, ops.tanh),
+    "recurrent_activation": (activations.sigmoid, ops.sigmoid),
+}
+
+
+class FusedRecurrentLayer(RecurrentLayer):
+    """A sequence layer that hands its loop to the backend's fused kernel.
+
+    On a GPU, `keras.layers.LSTM` and `GRU` run the whole sequence as one
+    cuDNN call (`keras.src.backend.lstm` / `gru`); the backend refuses
+    (raises NotImplementedError) where it has no such kernel, on a CPU for
+    one, and the layer runs its loop instead. Subclasses make the same call
+    with the same arguments in `fused_loop`, so a garden layer takes the
+    fused path exactly when Keras's would, with the same weights.
+
+    The fused path is tried only for the configuration the kernel computes:
+    tanh and sigmoid, a bias, no recurrent dropout, no unrolling, no random
+    truncation (and, for the GRU, `reset_after=True`). Anything else, every
+    garden addition included, always runs the cell, which stays the
+    reference. As in Keras, dropout on the inputs is applied to the whole
+    sequence (one mask for all steps) before the fused call, and masks must
+    be right-padded (the TensorFlow backend checks this).
+
+    Args:
+        use_cudnn: "auto" (default) takes the fused path where the backend
+            has one; False never takes it; True requires it, and raises a
+            ValueError when the configuration or the backend cannot use it.
+        **kwargs: See `RecurrentLayer`.
+    """
+
+    def __init__(self, units, use_cudnn="auto", **kwargs):
+        if not (use_cudnn is True or use_cudnn is False or use_cudnn == "auto"):
+            raise ValueError(
+                "Received an invalid value for argument `use_cudnn`, expected "
+                f"'auto', True or False, got {use_cudnn!r}."
+            )
+        super().__init__(units, **kwargs)
+        self.use_cudnn = use_cudnn
+        refusal = self.fused_refusal()
+        if use_cudnn is True and refusal is not None:
+            raise ValueError(
+                "Received an invalid value for argument `use_cudnn`: True "
+                f"requires the fused kernel, which layer `{self.name}` cannot "
+                f"use because {refusal}. Pass use_cudnn='auto' to fall back "
+                "to the cell's loop."
+            )
+        cell = self.cell
+        # cuDNN kernels do not compile with XLA, so a model that may dispatch
+        # must not be jit-compiled (what keras.layers.LSTM does too).
+        if (
+            use_cudnn
+            and refusal is None
+            and keras.backend.backend() == "tensorflow"
+            and keras_backend.cudnn_ok(
+                cell.activation, cell.recurrent_activation, self.unroll, cell.use_bias
+            )
+        ):
+            self.supports_jit = False
+
+    def fused_refusal(self):
+        """Why this configuration cannot run fused, or None when it can."""
+        cell = self.cell
+        for name, allowed in FUSED_ACTIVATIONS.items():
+            if getattr(cell, name) not in allowed:
+                expected = "tanh" if name == "activation" else "sigmoid"
+                return f"`{name}` is not {expected}"
+        if not cell.use_bias:
+            return "`use_bias` is False"
+        if cell.recurrent_dropout > 0.0:
+            return "`recurrent_dropout` is not 0 (it drops inside the loop)"
+        if self.random_truncation > 0.0:
+            return "`random_truncation` is not 0 (it acts inside the loop)"
+        if self.unroll:
+            return "`unroll` is True"
+        return None
+
+    def fused_loop(self, sequences, initial_state, mask):
+        """Calls the backend's fused kernel; returns what `backend.rnn` does."""
+        raise NotImplementedError
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if keras.tree.is_nested(mask):
+            mask = mask[0]
+        if self.use_cudnn and self.fused_refusal() is None:
+            fused_sequences = sequences
+            if training and self.cell.dropout > 0.0:
+                # The mask the cell would apply at every step (the RNN call has
+                # drawn and cached it), applied to all steps at once; the loop
+                # below, if the backend refuses, drops the original inputs.
+                step_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+                fused_sequences = sequences * ops.expand_dims(step_mask, axis=1)
+            try:
+                result = self.fused_loop(fused_sequences, list(initial_state), mask)
+            except NotImplementedError:
+                pass
+            else:
+                if keras.backend.backend() == "tensorflow":
+                    self.supports_jit = False
+                return result
+        if self.use_cudnn is True:
+            raise ValueError(
+                "Received an invalid value for argument `use_cudnn`: True "
+                f"requires the fused kernel, and the {keras.backend.backend()} "
+                f"backend has none for layer `{self.name}` here (it needs a GPU, "
+                "and may refuse masks). Pass use_cudnn='auto' to fall back to "
+                "the cell's loop."
+            )
+        return super().inner_loop(sequences, initial_state, mask, training)
+
+    def get_config(self):
+        return {**super().get_config(), "use_cudnn": self.use_cudnn}
+
+
+@contextlib.contextmanager
+def cell_loops_only(model):
+    """Runs every fused-capable layer in `model` on its cell's loop in the block.
+
+    A graph traced while the fused path is taken holds the backend's cuDNN op,
+    which has no CPU kernel: a SavedModel traced on a GPU would not serve on a
+    CPU. Tracing an export inside this block keeps its graph portable.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from garden.layers import LSTM
+    >>> inputs = keras.Input((3, 2))
+    >>> model = keras.Model(inputs, keras.layers.Bidirectional(LSTM(4))(inputs))
+    >>> with cell_loops_only(model):
+    ...     output = model(np.ones((1, 3, 2), "float32"))
+    >>> tuple(output.shape)
+    (1, 8)
+    """
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=True, recursive=True)
+        if isinstance(layer, FusedRecurrentLayer)
+    ]
+    settings = [layer.use_cudnn for layer in layers]
+    try:
+        for layer in layers:
+            layer.use_cudnn = False
+        yield model
+    finally:
+        for layer, setting in zip(layers, settings):
+            layer.use_cudnn = setting
