@@ -9,6 +9,7 @@ from garden.export.serving import (
     tracking_archive,
     write_version,
 )
+from garden.layers import cell_loops_only
 from garden.training.checkpoints import save_model
 
 CLASS_NAMES = ("negative", "positive")
@@ -78,7 +79,9 @@ def export_classifier(
         The version directory.
     """
     warmup = [("serving_default", {"text": example_texts(examples)})]
-    archive = classifier_archive(model, tokenizer, vocabulary, max_length)
-    path = write_version(root, model_name, archive.write_out, warmup)
+    # Traced on the cells' loops: a graph with cuDNN's op serves on GPUs only.
+    with cell_loops_only(model):
+        archive = classifier_archive(model, tokenizer, vocabulary, max_length)
+        path = write_version(root, model_name, archive.write_out, warmup)
     save_model(model, f"{path}.keras")
     return path

@@ -18,6 +18,7 @@ from garden.export.serving import (
     within_limits,
     write_version,
 )
+from garden.layers import cell_loops_only
 from garden.training.checkpoints import save_model
 
 
@@ -189,7 +190,11 @@ def export_language_model(
         "temperature": example_number(example_temperature, "example_temperature"),
     }
     warmup = [("serving_default", generation), ("score", {"text": texts})]
-    archive = language_model_archive(generator, tokenizer, vocabulary, separator, seed)
-    path = write_version(root, model_name, archive.write_out, warmup)
+    # Traced on the cells' loops: a graph with cuDNN's op serves on GPUs only.
+    with cell_loops_only(generator):
+        archive = language_model_archive(
+            generator, tokenizer, vocabulary, separator, seed
+        )
+        path = write_version(root, model_name, archive.write_out, warmup)
     save_model(generator, f"{path}.keras")
     return path

@@ -18,6 +18,7 @@ from garden.export.serving import (
     within_limits,
     write_version,
 )
+from garden.layers import cell_loops_only
 from garden.models.tree import TREE_INPUTS
 from garden.training.checkpoints import save_model
 
@@ -422,7 +423,9 @@ def export_sst_model(model, vocabulary, root, model_name, *, examples):
     else:
         sentences = [" ".join(tree.leaves) for tree in trees]
         warmup = [("serving_default", {"sentence": sentences})]
-    archive = (tree_archive if is_tree else sentence_archive)(model, vocabulary)
-    path = write_version(root, model_name, archive.write_out, warmup)
+    # Traced on the cells' loops: a graph with cuDNN's op serves on GPUs only.
+    with cell_loops_only(model):
+        archive = (tree_archive if is_tree else sentence_archive)(model, vocabulary)
+        path = write_version(root, model_name, archive.write_out, warmup)
     save_model(model, f"{path}.keras")
     return path

@@ -9,6 +9,7 @@ from garden.export.serving import (
     tracking_archive,
     write_version,
 )
+from garden.layers import cell_loops_only
 from garden.training.checkpoints import save_model
 
 
@@ -92,7 +93,9 @@ def export_tagger(model, tokenizer, vocabulary, root, model_name, window, *, exa
         The version directory.
     """
     warmup = [("serving_default", {"text": example_texts(examples)})]
-    archive = tagger_archive(model, tokenizer, vocabulary, window)
-    path = write_version(root, model_name, archive.write_out, warmup)
+    # Traced on the cells' loops: a graph with cuDNN's op serves on GPUs only.
+    with cell_loops_only(model):
+        archive = tagger_archive(model, tokenizer, vocabulary, window)
+        path = write_version(root, model_name, archive.write_out, warmup)
     save_model(model, f"{path}.keras")
     return path

@@ -11,6 +11,7 @@ from garden.export.serving import (
     tracking_archive,
     write_version,
 )
+from garden.layers import cell_loops_only
 from garden.models.seq2seq import translate_ids
 from garden.training.checkpoints import save_model
 
@@ -124,9 +125,12 @@ def export_translation_model(
         ),
     }
     warmup = [("serving_default", inputs)]
-    archive = translation_archive(
-        models, tokenizer, source_vocabulary, target_vocabulary, length_penalty
-    )
-    path = write_version(root, model_name, archive.write_out, warmup)
+    # Traced on the cells' loops: a graph with cuDNN's op serves on GPUs only.
+    # The encoder and decoder share the training model's layers.
+    with cell_loops_only(models.training):
+        archive = translation_archive(
+            models, tokenizer, source_vocabulary, target_vocabulary, length_penalty
+        )
+        path = write_version(root, model_name, archive.write_out, warmup)
     save_model(models.training, f"{path}.keras")
     return path

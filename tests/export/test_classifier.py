@@ -131,3 +131,26 @@ def test_examples_must_be_a_list_of_texts(exported, tmp_path):
                 examples=examples,
             )
     assert not os.path.exists(tmp_path / "birnn")
+
+
+def test_exports_trace_the_cells_loops_not_the_fused_kernel(tmp_path, monkeypatch):
+    from keras.src import backend as keras_backend
+
+    calls = []
+
+    def fused(*args, **kwargs):  # a backend offering cuDNN would take this path
+        calls.append(kwargs)
+        raise NotImplementedError
+
+    monkeypatch.setattr(keras_backend, "lstm", fused)
+    monkeypatch.setattr(keras_backend, "gru", fused)
+    tokenizer = WordTokenizer("review")
+    vocabulary = Vocabulary(tokenizer.tokenize(text) for text in CORPUS)
+    model = build_classifier("birnn", vocab_size=len(vocabulary), **CONFIGS["birnn"])
+    model(np.ones((1, 4), "int32"))
+    assert calls, "the layers would take the fused path outside the export"
+    calls.clear()
+    export_classifier(
+        model, tokenizer, vocabulary, str(tmp_path), "fused", examples=EXAMPLES
+    )
+    assert not calls
