@@ -31,6 +31,7 @@ def value_and_gradients(loss, variables):
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
+            tape.watch(values)  # also the non-trainable ones (inputs, states)
             value = loss()
         return value, tape.gradient(value, values)
     if backend == "jax":
