@@ -23,8 +23,20 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 
 # Two pytest workers: most tests wait on one core (tracing, subprocesses).
+# Then the keras.ops code again on JAX, in its own process (the backend is
+# chosen when Keras is imported): the essential checks only, as each eager
+# JAX call compiles and the whole set takes 10 minutes there.
+JAX_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
+	tests/layers/test_lstm.py tests/layers/test_attention.py tests/layers/test_tree.py \
+	tests/layers/test_recurrent.py tests/decoding
+JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
+	and not (gradients and not (tanh or TreeLSTM)) and not mixed_precision \
+	and not (python_reference and not 3-0) and not exhaustive and not gru_states
+
 test: lint
 	$(BIN)/python -m pytest -n 2
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -m "not tensorflow_only" \
+		-k "$(JAX_SELECT)" $(JAX_TESTS)
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/rnn_speed.py

@@ -3,6 +3,8 @@
 Written with `keras.ops` only; `beam_width`, `max_length` and
 `length_penalty` may be Python numbers or scalar tensors, so the same code
 runs eagerly, inside `tf.function` and in an exported SavedModel's signature.
+On JAX, whose shapes are static, pass `batch_size`, `beam_width` and
+`max_length` as Python ints (they stay ints, so the loop traces once).
 
 At each step every live hypothesis is extended by every token, and the
 `beam_width` best of the `beam_width x vocabulary` extensions (by total log
@@ -17,6 +19,8 @@ finished beams are then ranked by the length-normalised score of Wu et al.
 (`alpha = length_penalty`; 0 ranks by raw log probability, which favours
 short outputs). With `beam_width=1` this is exactly greedy decoding.
 """
+
+import numbers
 
 from keras import ops
 
@@ -35,6 +39,19 @@ def tile_beams(x, beam_width):
     [[1, 2], [1, 2], [3, 4], [3, 4]]
     """
     return ops.repeat(x, beam_width, axis=0)
+
+
+def _count(value):
+    """A Python int stays one (a static shape on every backend), else int32."""
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return ops.cast(value, "int32")
+
+
+def _shape(*dims):
+    if all(isinstance(dim, int) for dim in dims):
+        return dims
+    return ops.stack(dims)
 
 
 def _check(name, value, minimum):
@@ -87,19 +104,20 @@ def beam_search(
     _check("beam_width", beam_width, 1)
     _check("max_length", max_length, 1)
     _check("length_penalty", length_penalty, 0)
-    beam_width = ops.cast(beam_width, "int32")
-    max_length = ops.cast(max_length, "int32")
+    batch_size = _count(batch_size)
+    beam_width = _count(beam_width)
+    max_length = _count(max_length)
     rows = batch_size * beam_width
     first = ops.cast(ops.arange(beam_width) == 0, "float32")
     # Only beam 0 is live at first, so the first step does not pick K copies.
     scores = ops.broadcast_to(
         ops.expand_dims((1.0 - first) * _IMPOSSIBLE, 0),
-        ops.stack([batch_size, beam_width]),
+        _shape(batch_size, beam_width),
     )
-    tokens = ops.zeros(ops.stack([batch_size, beam_width, max_length]), "int32")
-    finished = ops.zeros(ops.stack([batch_size, beam_width]), "bool")
-    lengths = ops.zeros(ops.stack([batch_size, beam_width]), "int32")
-    last = ops.full(ops.stack([rows, 1]), bos_id, "int32")
+    tokens = ops.zeros(_shape(batch_size, beam_width, max_length), "int32")
+    finished = ops.zeros(_shape(batch_size, beam_width), "bool")
+    lengths = ops.zeros(_shape(batch_size, beam_width), "int32")
+    last = ops.full(_shape(rows, 1), bos_id, "int32")
 
     def cond(step, tokens, scores, finished, lengths, last, states):
         return ops.logical_and(step < max_length, ops.logical_not(ops.all(finished)))
@@ -109,7 +127,7 @@ def beam_search(
         logits = ops.cast(logits, "float32")
         vocabulary = ops.shape(logits)[-1]
         log_probs = ops.log_softmax(ops.reshape(logits, (rows, -1)), axis=-1)
-        log_probs = ops.reshape(log_probs, ops.stack([batch_size, beam_width, -1]))
+        log_probs = ops.reshape(log_probs, _shape(batch_size, beam_width, -1))
         ids = ops.arange(vocabulary)
         banned = ids == pad_id
         for banned_id in banned_ids:
@@ -118,9 +136,7 @@ def beam_search(
         # A finished hypothesis extends itself by padding, at no cost.
         only_pad = ops.where(ids == pad_id, 0.0, _IMPOSSIBLE)
         log_probs = ops.where(finished[..., None], only_pad, log_probs)
-        candidates = ops.reshape(
-            scores[..., None] + log_probs, ops.stack([batch_size, -1])
-        )
+        candidates = ops.reshape(scores[..., None] + log_probs, _shape(batch_size, -1))
         scores, best = ops.top_k(candidates, beam_width)
         origin = best // vocabulary
         token = ops.cast(best % vocabulary, "int32")

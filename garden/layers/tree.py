@@ -18,9 +18,19 @@ Two schedules of a level:
     "dense"    composes every node at every level and keeps the results where
                the height is k: static shapes (XLA), but work proportional
                to nodes x height.
-    On the JAX backend both run forward only: the loop over levels is bounded
-    by the batch's tallest tree, and JAX cannot differentiate a loop whose
-    length comes from the data.
+
+On the JAX backend both schedules run as "dense" over a loop of static
+length, because JAX differentiates (reverse mode) only loops whose trip count
+is known when tracing and traces only static shapes. A loop bounded by the
+batch's tallest tree differentiates eagerly but fails under `jax.jit` (as in
+`fit`) with "Reverse-mode differentiation does not work for lax.while_loop or
+lax.fori_loop with dynamic start/stop values"; "compact"'s rows of one level,
+`ops.where(heights == level)`, have a data-dependent shape that JAX cannot
+trace even forward (JAX 0.10 reports it as "AttributeError: 'str' object has
+no attribute '_error_repr'" while building its ConcretizationTypeError). So
+the loop runs once per possible level (nodes - 1, the height of the tallest
+tree `nodes` nodes can make) and `ops.cond` skips the levels above the
+batch's tallest tree: the layer runs, differentiates and compiles under JAX.
 """
 
 import keras
@@ -29,6 +39,11 @@ from keras import constraints, initializers, ops, regularizers
 from garden.layers.recurrent import check_units, get_activation
 
 SCHEDULES = ("compact", "dense")
+
+
+def _static_levels():
+    """Whether the level loop needs a static length (see the module docstring)."""
+    return keras.backend.backend() == "jax"
 
 
 class _TreeLayer(keras.layers.Layer):
@@ -54,7 +69,7 @@ class _TreeLayer(keras.layers.Layer):
                 f"of {list(SCHEDULES)}, got {schedule!r}."
             )
         self.schedule = schedule
-        self.supports_jit = schedule == "dense"
+        self.supports_jit = schedule == "dense" or _static_levels()
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -105,7 +120,7 @@ class _TreeLayer(keras.layers.Layer):
         flat_heights = ops.reshape(heights, (-1,))
 
         def level_step(level, states):
-            if self.schedule == "dense":
+            if self.schedule == "dense" or _static_levels():
                 composed = self.compose(
                     ops.take(states, left, axis=0), ops.take(states, right, axis=0)
                 )
@@ -119,7 +134,18 @@ class _TreeLayer(keras.layers.Layer):
             return ops.scatter_update(states, ops.expand_dims(rows, -1), composed)
 
         tallest = ops.max(ops.concatenate([flat_heights, ops.zeros((1,), "int32")]))
-        states = ops.fori_loop(1, tallest + 1, level_step, states)
+        if _static_levels():
+
+            def static_step(level, states):
+                return ops.cond(
+                    level <= tallest,
+                    lambda: level_step(level, states),
+                    lambda: states,
+                )
+
+            states = ops.fori_loop(1, nodes, static_step, states)
+        else:
+            states = ops.fori_loop(1, tallest + 1, level_step, states)
         outputs = ops.reshape(self.output_of(states), (batch, nodes, self.units))
         if node_mask is None:
             node_mask = heights >= 0

@@ -38,6 +38,7 @@ def test_top_k_out_of_range_means_no_filtering(k):
     np.testing.assert_array_equal(np.asarray(filter_top_k(logits, k)), logits)
 
 
+@pytest.mark.tensorflow_only(reason="tf.function with tensor arguments")
 def test_top_k_as_a_tensor_in_a_graph():
     logits = random_logits()
     filtered = tf.function(
@@ -69,6 +70,7 @@ def test_top_p_boundary_survives_float32_rounding(p, size):
     assert kept(filter_top_p(logits, p)).sum() == size
 
 
+@pytest.mark.tensorflow_only(reason="tf.function with tensor arguments")
 def test_top_p_as_a_tensor_in_a_graph():
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]], "float32"))
     filtered = tf.function(
@@ -131,6 +133,7 @@ def test_low_temperature_concentrates_and_zero_is_argmax():
     assert (warm == argmax).mean() < 0.8
 
 
+@pytest.mark.tensorflow_only(reason="tf.function with tensor arguments")
 def test_tensor_temperature_at_or_below_zero_is_greedy_in_a_graph():
     logits = random_logits(batch=64, vocab=8)
     sample = tf.function(
@@ -221,6 +224,7 @@ def test_generate_toy_model_eagerly():
     np.testing.assert_array_equal(sampled, counting_expected(PROMPT, 6))
 
 
+@pytest.mark.tensorflow_only(reason="tf.function with tensor arguments")
 def test_generate_toy_model_in_tf_function_with_tensor_arguments():
     limit = 8
 
@@ -307,6 +311,13 @@ def test_generate_threads_gru_states_like_a_python_loop():
     ids, _ = generate(gru_step_fn(model), prompt, zeros, 12, temperature=0.0)
     np.testing.assert_array_equal(ids, expected)
 
+
+@pytest.mark.tensorflow_only(reason="tf.function with tensor arguments")
+def test_generate_threads_gru_states_in_tf_function():
+    model = gru_language_model()
+    prompt = np.array([[1, 4, 2], [7, 7, 3], [10, 0, 5]], "int32")
+    expected = naive_greedy(model, prompt, 12)
+
     @tf.function(
         input_signature=[
             tf.TensorSpec((None, None), tf.int32),
@@ -330,6 +341,7 @@ def test_generate_threads_gru_states_like_a_python_loop():
     np.testing.assert_array_equal(ids[:, :12], expected)
 
 
+@pytest.mark.tensorflow_only(reason="a SavedModel export")
 def test_generate_runs_in_an_exported_archive(tmp_path):
     model = gru_language_model()
     prompt = np.array([[1, 4, 2]], "int32")
@@ -393,7 +405,9 @@ def test_generate_runs_in_an_exported_archive(tmp_path):
             "max_length",
         ),
         (
-            lambda: generate(counting_model, PROMPT, initial_count(2), tf.constant(3)),
+            lambda: generate(
+                counting_model, PROMPT, initial_count(2), ops.convert_to_tensor(3)
+            ),
             "max_length_limit",
         ),
         (

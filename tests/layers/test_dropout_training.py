@@ -10,7 +10,7 @@ recurrent products, and the GRU's update mixes the undropped H_{t-1}.
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from garden.layers import GRU, LSTM, SimpleRNN
 from tests.layers.checks import random_weights
@@ -69,8 +69,8 @@ def layer_and_data(family, dropout, recurrent_dropout):
 
 def draw_masks(cell, x, states):
     """Draws (and caches for the next call) the cell's two dropout masks."""
-    input_mask = cell.get_dropout_mask(tf.constant(x[:, 0]))
-    recurrent_mask = cell.get_recurrent_dropout_mask(tf.constant(states[0]))
+    input_mask = cell.get_dropout_mask(ops.convert_to_tensor(x[:, 0]))
+    recurrent_mask = cell.get_recurrent_dropout_mask(ops.convert_to_tensor(states[0]))
     return (None if m is None else np.asarray(m) for m in (input_mask, recurrent_mask))
 
 

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 
 from garden.layers import GRU, GRUCell
+from tests.backends import FLOAT64
 from tests.layers.checks import check_against_numpy, check_gradients
 from tests.layers.numpy_reference import gru_step
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", [FLOAT64, "float32"])
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_matches_numpy_equations(dtype, reset_after):
     def step(x, h, kernel, recurrent_kernel, bias):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import garden.layers as layers
+from tests.backends import value_and_gradients
 
 FAMILIES = {
     "simple_rnn": (layers.SimpleRNN, keras.layers.SimpleRNN, {}),
@@ -36,14 +37,15 @@ def repeated_rows(layer, one, rng, rows):
     The layer is built on `one` and given weights drawn from `rng`; many
     identical rows let each draw its own truncation points.
     """
-    import tensorflow as tf
-
     layer(one)
     layer.set_weights(
         [rng.normal(scale=0.8, size=w.shape) for w in layer.get_weights()]
     )
-    x = tf.constant(np.repeat(one, rows, axis=0))
-    initial = [tf.Variable(tf.fill((rows, 3), 0.3)) for _ in layer.state_size]
+    x = np.repeat(one, rows, axis=0)
+    initial = [
+        keras.Variable(np.full((rows, 3), 0.3, "float32"), trainable=False)
+        for _ in layer.state_size
+    ]
     return x, initial
 
 
@@ -341,8 +343,6 @@ def test_initial_state_of_wrong_shape(family):
 
 @pytest.mark.parametrize("family", ["simple_rnn", "gru", "lstm"])
 def test_random_truncation_is_unbiased_and_keeps_the_forward_pass(family):
-    import tensorflow as tf
-
     ours_class, _, _ = FAMILIES[family]
     layer = ours_class(3, random_truncation=0.5, seed=0, return_sequences=True)
     one = inputs(batch=1, steps=6, features=2)
@@ -350,10 +350,14 @@ def test_random_truncation_is_unbiased_and_keeps_the_forward_pass(family):
     x, initial = repeated_rows(layer, one, np.random.default_rng(3), rows)
 
     def gradients(training):
-        with tf.GradientTape() as tape:
+        outputs = layer(x, initial_state=initial, training=training)
+
+        def loss():
             outputs = layer(x, initial_state=initial, training=training)
-            loss = tf.reduce_sum(outputs[:, -1]) / rows
-        return outputs, tape.gradient(loss, [*initial, layer.cell.kernel.value])
+            return keras.ops.sum(outputs[:, -1]) / rows
+
+        _, grads = value_and_gradients(loss, [*initial, layer.cell.kernel])
+        return outputs, grads
 
     full_out, full = gradients(training=False)
     random_out, randomized = gradients(training=True)
@@ -382,18 +386,17 @@ def test_random_truncation_keeps_one_minus_p_of_the_steps(family):
     """With p = 0.25 (not 0.5, where p and 1 - p agree) xi_t is 0 with
     probability p and 1 / (1 - p) otherwise: the gradient reaching H_0 after
     6 steps survives in (1 - p) ** 6 of the rows, scaled by (1 - p) ** -6."""
-    import tensorflow as tf
-
     ours_class, _, _ = FAMILIES[family]
     layer = ours_class(3, random_truncation=0.25, seed=0, return_sequences=True)
     one = inputs(batch=1, steps=6, features=2)
     x, initial = repeated_rows(layer, one, np.random.default_rng(3), rows=4000)
 
     def gradient(training):
-        with tf.GradientTape() as tape:
+        def loss():
             outputs = layer(x, initial_state=initial, training=training)
-            loss = tf.reduce_sum(outputs[:, -1])
-        return np.asarray(tape.gradient(loss, initial[0]))
+            return keras.ops.sum(outputs[:, -1])
+
+        return np.asarray(value_and_gradients(loss, initial[:1])[1][0])
 
     full, randomized = gradient(False), gradient(True)
     survived = np.any(randomized != 0.0, axis=1)
@@ -408,16 +411,16 @@ def one_step_initial_state_gradients(layer_class, p, training, rows=20_000):
 
     One step, so each row's gradient is either cut or passed exactly once.
     """
-    import tensorflow as tf
-
     layer = layer_class(3, random_truncation=p, seed=0)
     rng = np.random.default_rng(0)
     one = rng.normal(size=(1, 1, 2)).astype("float32")
     x, initial = repeated_rows(layer, one, rng, rows)
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(layer(x, initial_state=initial, training=training))
+
+    def loss():
+        return keras.ops.sum(layer(x, initial_state=initial, training=training))
+
     # Rows are independent: row i's gradient is that of row i's own loss.
-    return np.asarray(tape.gradient(loss, initial[0]))
+    return np.asarray(value_and_gradients(loss, initial[:1])[1][0])
 
 
 @pytest.mark.parametrize("layer_class", [layers.SimpleRNN, layers.GRU, layers.LSTM])

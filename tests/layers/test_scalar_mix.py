@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from garden.layers import ScalarMix
+from tests.backends import value_and_gradients
 
 
 def numpy_scalar_mix(layers, s, gamma):
@@ -32,9 +32,10 @@ def test_starts_as_the_mean_and_learns_which_layer_to_trust():
     )
     # The target is layer 1 alone: gradient descent must move the weight there.
     for _ in range(100):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((mix(layers) - layers[1]) ** 2)
-        gradients = tape.gradient(loss, mix.trainable_weights)
+        _, gradients = value_and_gradients(
+            lambda: keras.ops.mean((mix(layers) - layers[1]) ** 2),
+            mix.trainable_weights,
+        )
         for variable, gradient in zip(mix.trainable_weights, gradients):
             variable.assign_sub(0.5 * gradient)
     weights = np.asarray(keras.ops.softmax(mix.scalar_parameters))

@@ -3,13 +3,14 @@ import numpy as np
 import pytest
 
 from garden.layers import SimpleRNN, SimpleRNNCell
+from tests.backends import FLOAT64
 from tests.layers.checks import check_against_numpy, check_gradients
 from tests.layers.numpy_reference import simple_rnn_step
 
 PHI = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0), "linear": lambda z: z}
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", [FLOAT64, "float32"])
 @pytest.mark.parametrize("activation", list(PHI))
 def test_matches_numpy_equations(dtype, activation):
     def step(x, h, kernel, recurrent_kernel, bias):
