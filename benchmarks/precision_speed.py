@@ -6,6 +6,8 @@ once under each policy (`garden.training.set_precision`) and trained with
 
     lm           char LSTM, 2 x 256, one-hot inputs, stateful truncated BPTT,
                  batch 16 x 64 steps, Adam with clip norm 1 (The Time Machine)
+    ptb          word LSTM, 2 x 200, embedding 200, 10,000 words, stateful
+                 truncated BPTT, batch 20 x 35 steps, SGD with clipping (PTB)
     birnn        BiLSTM, 2 x 100 per direction, embedding 100, reviews of
                  random lengths 50..500 right-padded to 500, batch 32 (IMDb)
     textcnn      Kim's CNN, widths 3/4/5 x 100, embedding 100, the same batch
@@ -66,6 +68,7 @@ from garden.models.tree import TREE_INPUTS  # noqa: E402
 from garden.training import make_optimizer, set_precision  # noqa: E402
 
 CHARACTERS = 31
+PTB_WORDS = 10_000
 REVIEW_WORDS = 27_790
 ENGLISH_WORDS, FRENCH_WORDS = 9_700, 17_186
 
@@ -91,6 +94,19 @@ def language_model_case(rng):
             stateful=True, batch_size=16,
         )  # fmt: skip
         return compile_language_model(model, make_optimizer("adam", 4e-3, 1.0))
+
+    return build, (ids[:, :-1], ids[:, 1:], None)
+
+
+def ptb_case(rng):
+    ids = rng.integers(4, PTB_WORDS, size=(20, 36)).astype("int32")
+
+    def build():
+        model = build_language_model(
+            PTB_WORDS, "lstm", units=200, num_layers=2, embedding_dim=200,
+            stateful=True, batch_size=20,
+        )  # fmt: skip
+        return compile_language_model(model, make_optimizer("sgd", 35.0, 0.143))
 
     return build, (ids[:, :-1], ids[:, 1:], None)
 
@@ -155,6 +171,10 @@ CASES = {
     "lm": (
         "language model: char LSTM 2x256, truncated BPTT 16x64",
         language_model_case,
+    ),
+    "ptb": (
+        "language model: word LSTM 2x200, embedding 200, truncated BPTT 20x35",
+        ptb_case,
     ),
     "birnn": ("sentiment: BiLSTM 2x100, 32 reviews x 500", birnn_case),
     "textcnn": ("sentiment: TextCNN 3/4/5 x 100, 32 reviews x 500", textcnn_case),

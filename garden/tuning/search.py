@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import keras_tuner
 import tensorflow as tf
 
@@ -170,7 +171,9 @@ def search(
         fresh model of the best trial to retrain.
     """
     role = search_role()
-    hypermodel = RecipeHyperModel(build_model, args.precision, name=project_name)
+    # The policy the recipe set (what `--precision auto` resolved to for it).
+    precision = keras.config.dtype_policy().name
+    hypermodel = RecipeHyperModel(build_model, precision, name=project_name)
     strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
     callbacks = standard_callbacks(
         os.path.join(args.run_dir, "search"),

@@ -2,12 +2,38 @@ import keras
 import numpy as np
 import pytest
 
-from garden.training import PRECISIONS, resolve_precision, set_precision
+from garden.training import PRECISIONS, precision, resolve_precision, set_precision
 
 
 def test_auto_is_float32_without_a_gpu():
     assert not keras.distribution.list_devices("gpu")
     assert resolve_precision("auto") == "float32"
+
+
+@pytest.mark.parametrize(
+    "gpu, bf16_cpu, pays, expected",
+    [
+        (True, True, True, "mixed_float16"),
+        (False, True, True, "mixed_bfloat16"),
+        (False, False, True, "float32"),
+        (False, True, False, "float32"),
+    ],
+)
+def test_auto_picks_bfloat16_only_where_it_pays_on_a_cpu_that_has_it(
+    gpu, bf16_cpu, pays, expected, monkeypatch
+):
+    monkeypatch.setattr(precision, "gpu_visible", lambda: gpu)
+    monkeypatch.setattr(precision, "cpu_computes_bfloat16", lambda: bf16_cpu)
+    assert resolve_precision("auto", bfloat16_pays=pays) == expected
+    assert resolve_precision("float32", bfloat16_pays=pays) == "float32"
+
+
+def test_cpu_flags_are_read_from_the_kernel():
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        flags = next(line for line in cpuinfo if line.startswith("flags")).split()
+    assert precision.cpu_computes_bfloat16() == bool(
+        {"avx512_bf16", "amx_bf16"} & set(flags)
+    )
 
 
 @pytest.mark.parametrize("precision", PRECISIONS[1:])
