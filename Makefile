@@ -28,7 +28,7 @@ lint: $(VENV)/.installed
 # JAX call compiles and the whole set takes 10 minutes there.
 JAX_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
 	tests/layers/test_lstm.py tests/layers/test_attention.py tests/layers/test_tree.py \
-	tests/layers/test_recurrent.py tests/decoding
+	tests/layers/test_text_cnn.py tests/layers/test_recurrent.py tests/decoding
 JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
 	and not (gradients and not (tanh or TreeLSTM)) and not mixed_precision \
 	and not (python_reference and not 3-0) and not exhaustive and not gru_states
