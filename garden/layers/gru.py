@@ -168,18 +168,10 @@ class GRU(FusedRecurrentLayer):
         return super().fused_refusal()
 
     def fused_loop(self, sequences, initial_state, mask):
-        cell = self.cell
         return keras_backend.gru(
             sequences,
             initial_state[0],
             mask,
-            kernel=cell.kernel,
-            recurrent_kernel=cell.recurrent_kernel,
-            bias=cell.bias,
-            activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-            reset_after=cell.reset_after,
+            **self.fused_arguments(),
+            reset_after=self.cell.reset_after,
         )

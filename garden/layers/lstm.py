@@ -161,18 +161,10 @@ class LSTM(FusedRecurrentLayer):
         )
 
     def fused_loop(self, sequences, initial_state, mask):
-        cell = self.cell
         return keras_backend.lstm(
             sequences,
             initial_state[0],
             initial_state[1],
             mask,
-            kernel=cell.kernel,
-            recurrent_kernel=cell.recurrent_kernel,
-            bias=cell.bias,
-            activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
+            **self.fused_arguments(),
         )

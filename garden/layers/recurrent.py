@@ -465,6 +465,20 @@ class FusedRecurrentLayer(RecurrentLayer):
         """Calls the backend's fused kernel; returns what `backend.rnn` does."""
         raise NotImplementedError
 
+    def fused_arguments(self):
+        """The keyword arguments the backend's `lstm` and `gru` share."""
+        cell = self.cell
+        return {
+            "kernel": cell.kernel,
+            "recurrent_kernel": cell.recurrent_kernel,
+            "bias": cell.bias,
+            "activation": cell.activation,
+            "recurrent_activation": cell.recurrent_activation,
+            "return_sequences": self.return_sequences,
+            "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
+        }
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if keras.tree.is_nested(mask):
             mask = mask[0]
