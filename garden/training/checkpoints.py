@@ -89,15 +89,11 @@ def load_for_evaluation(path, args, flag="--evaluate", same=()):
             f"{where} was trained by the {record.get('recipe')} recipe, not "
             f"{current.get('recipe')}"
         )
-    if record["data"] != current.get("data"):
-        changed = sorted(
-            set(record["data"]) ^ set(current.get("data", {}))
-            | {
-                name
-                for name, digest in record["data"].items()
-                if current.get("data", {}).get(name) not in (None, digest)
-            }
-        )
+    trained, built = record["data"], current.get("data", {})
+    changed = sorted(
+        name for name in {*trained, *built} if trained.get(name) != built.get(name)
+    )
+    if changed:
         raise UserError(
             f"{where} was trained on other data (its {' and '.join(changed)} "
             f"differ{'s' if len(changed) == 1 else ''} from what these flags "

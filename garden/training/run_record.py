@@ -133,7 +133,7 @@ class RunRecord:
         return {
             name: value
             for name, value in sorted(vars(self.args).items())
-            if isinstance(value, (str, int, float, bool, list, type(None)))
+            if _is_plain(value)
         }
 
     def as_dict(self):
@@ -189,8 +189,7 @@ def recorded(args, argv=None):
         raise
     except UserError as error:
         record.status = f"failed: {error}"[:500]
-        print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _exit_with(error)
     except BaseException as error:
         record.status = f"failed: {type(error).__name__}: {error}"[:500]
         raise
@@ -216,18 +215,21 @@ def _lock(run_dir):
         file.seek(0)
         holder = file.read().strip() or "another process"
         file.close()
-        print(
-            f"{os.path.basename(sys.argv[0])}: error: argument --run-dir: "
-            f"{run_dir!r} is in use by {holder}; wait for it to end or give "
-            "another --run-dir",
-            file=sys.stderr,
+        _exit_with(
+            f"argument --run-dir: {run_dir!r} is in use by {holder}; wait for "
+            "it to end or give another --run-dir"
         )
-        raise SystemExit(1) from None
     file.seek(0)
     file.truncate()
     file.write(f"process {os.getpid()} ({' '.join(sys.argv)})"[:300] + "\n")
     file.flush()
     return file
+
+
+def _exit_with(message):
+    """Ends the run as argparse does a usage error, but with status 1."""
+    print(f"{os.path.basename(sys.argv[0])}: error: {message}", file=sys.stderr)
+    raise SystemExit(1) from None
 
 
 def describe_data(**parts):
