@@ -235,3 +235,34 @@ def test_missing_or_corrupt_data_is_one_line_naming_the_file(
         err = capsys.readouterr().err
         assert "Traceback" not in err and err.count("\n") == 1
         assert "timemachine.txt" in err and message in err
+
+
+class _PrecisionChosen(Exception):
+    """Stops a run once it has chosen its precision, before any data is read."""
+
+
+@pytest.mark.parametrize(
+    "level, cell, expected",
+    [
+        ("char", "lstm", "mixed_bfloat16"),
+        ("char", "gru", "float32"),
+        ("word", "lstm", "float32"),
+    ],
+)
+def test_auto_precision_takes_bfloat16_only_for_the_character_lstm(
+    level, cell, expected, tmp_path, monkeypatch
+):
+    # As on a CPU with native bfloat16 (AVX-512 BF16 or AMX), where the
+    # character LSTM was measured faster at the same quality.
+    monkeypatch.setattr("garden.training.precision.cpu_computes_bfloat16", lambda: True)
+
+    def stop(args):
+        raise _PrecisionChosen(keras.config.dtype_policy().name)
+
+    monkeypatch.setattr(recipe, "load_corpus", stop)
+    args = recipe.parse_args(
+        [*SMALL, "--level", level, "--cell", cell, "--run-dir", str(tmp_path)]
+    )
+    with pytest.raises(_PrecisionChosen) as chosen:
+        recipe.run(args)
+    assert str(chosen.value) == expected
