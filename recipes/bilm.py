@@ -23,7 +23,7 @@ CPU) bring the held-out perplexity to 89 in both directions; with 20,000
 words and a sampled softmax of 1,024, 30 such epochs (19.2 million tokens,
 52 minutes) to 113 forward and 118 backward. Its features lift the SST
 BiLSTM and a small-data IMDb BiLSTM over GloVe alone. Results and the
-commands that reproduce them are in the README.
+commands that reproduce them are in docs/bilm.md.
 
     python -m recipes.bilm --validation-size 200 --max-tokens 20000 \
         --sampled-softmax 1024 --steps-per-epoch 200 --epochs 30 \

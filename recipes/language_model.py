@@ -14,7 +14,7 @@ It reports perplexity on train, validation and test (the stream read in order
 with the state carried along), n-gram baselines on the same token streams,
 samples from a prompt (greedy, temperature, top-k, top-p), and can tune
 (KerasTuner) and export a SavedModel that takes raw text. Results and the
-commands that reproduce them are in the README.
+commands that reproduce them are in docs/language_model.md.
 
     python -m recipes.language_model --corpus timemachine --level char --cell lstm
     python -m recipes.language_model --corpus ptb --num-layers 2 --units 200 \\
@@ -362,7 +362,7 @@ def run(args):
     """The run of `main` once its flags are parsed."""
     strategy = strategy_from_flags(args, stateful=args.bptt != "full")
     # mixed_bfloat16 pays on a CPU only for the character LSTM (measured; see
-    # the README's mixed-precision section), so only it takes it under auto.
+    # docs/precision.md), so only it takes it under auto.
     policy = set_precision(
         args.precision, bfloat16_pays=args.level == "char" and args.cell == "lstm"
     )

@@ -19,7 +19,7 @@ frozen biLM (`recipes.bilm`) inside the model adds ELMo features, its layers
 mixed by learned weights, to the BiRNN's word vectors. Every run writes
 a per-review predictions file, can classify texts given on the command line
 (`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
-reviews. Results and the commands that reproduce them are in the README.
+reviews. Results and the commands that reproduce them are in docs/sentiment.md.
 
     python -m recipes.sentiment --model textcnn --embeddings glove --epochs 4
     python -m recipes.sentiment --model birnn --cell lstm --bucket --epochs 5

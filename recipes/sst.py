@@ -19,7 +19,7 @@ and concatenated to the word vectors.
 (a plain sentence for the BiLSTM) and returns the root's class
 probabilities. With GloVe vectors the Tree-LSTM reaches 49.5% fine-grained
 and 87.5% binary root accuracy on the test split (about 6 minutes on a
-2-core CPU); every result and its command are in the README.
+2-core CPU); every result and its command are in docs/sst.md.
 
     python -m recipes.sst --model treelstm
     python -m recipes.sst --model treernn --units 50 --dropout 0.3 \

@@ -27,7 +27,7 @@ learning rate) and export a SavedModel that takes bare text and returns it
 punctuated. After 2 epochs on all 25,000 test reviews, the BiGRU reaches a
 micro F1 of 43.9 over the marks (comma 29.8, period 55.6, question 5.0); a
 left-to-right GRU, which never sees the next word, 7.6. Full table and
-timings are in the README.
+timings are in docs/tagging.md.
 
     python -m recipes.tagging --cell gru --epochs 2
     python -m recipes.tagging --cell gru --unidirectional --epochs 2

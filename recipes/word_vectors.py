@@ -18,7 +18,7 @@ its coverage, and the nearest neighbours of probe words. The vectors are
 written in word2vec's text format (`RUN_DIR/vectors.txt`), which the
 sentiment recipe takes as `--embeddings FILE`; `--export DIR` writes a
 SavedModel from words to vectors. The comparison with gensim is
-`benchmarks/word_vectors.py`; results are in the README.
+`benchmarks/word_vectors.py`; results are in docs/word_vectors.md.
 
     python -m recipes.word_vectors --corpus ptb --model skipgram
     python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5

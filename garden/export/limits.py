@@ -5,7 +5,7 @@ and fails a request past one with an `InvalidArgumentError` that names the
 limit and the value received, so no request can hold a server for long. They
 are sized from real data (IMDb's longest review has about 13,700 characters, SST's
 deepest tree 29 levels and longest tree 687 characters) and from the time
-the largest models of the README take at a limit on a 2-core CPU (at most
+the largest models in the docs take at a limit on a 2-core CPU (at most
 about 3.5 seconds).
 """
 

@@ -44,8 +44,8 @@ def resolve_precision(precision, bfloat16_pays=False):
             mixed_bfloat16 for a model where that was measured faster at the
             same quality (`bfloat16_pays`) on a CPU with bfloat16
             instructions, float32 otherwise.
-        bfloat16_pays: The caller's model is one of those (the README's
-            mixed-precision section says which and why).
+        bfloat16_pays: The caller's model is one of those (docs/precision.md
+            says which and why).
 
     Returns:
         A Keras dtype policy name.
