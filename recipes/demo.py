@@ -11,7 +11,6 @@ then a sample continuation of a prompt.
     python -m recipes.demo --epochs 2
 """
 
-import argparse
 import math
 
 import keras
@@ -19,6 +18,7 @@ import numpy as np
 
 from garden import data
 from garden.layers import LSTM
+from recipes.flags.demo import parse_args
 
 
 def build_model(vocab_size, embedding_dim, units):
@@ -43,19 +43,10 @@ def greedy_continuation(model, tokenizer, vocabulary, prompt, length):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", help="path of timemachine.txt (default: $GARDEN_DATA)"
-    )
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-steps", type=int, default=32)
-    parser.add_argument("--units", type=int, default=256)
-    args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "num_steps", "units"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    run(parse_args(argv))
 
+
+def run(args):
     keras.utils.set_random_seed(0)
     text = data.load_time_machine(path=args.data)
     tokenizer = data.CharacterTokenizer()
