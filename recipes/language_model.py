@@ -174,22 +174,29 @@ def fit(args, config, train, valid):
     return config, model, history
 
 
-def report_ngrams(orders, streams, vocab_size):
+def report_ngrams(orders, streams, vocab_size, verbose):
+    # A progress bar over fitting and scoring (long on PTB), then the table.
+    progress = keras.utils.Progbar(
+        len(orders) * (1 + len(streams)), verbose=verbose, unit_name="step"
+    )
+    table = []
+    for order in orders:
+        ngram = NGramLanguageModel(order).fit(streams["train"], vocab_size)
+        progress.add(1)
+        row = []
+        for ids in streams.values():
+            # The recurrent models cannot predict a stream's first token (nothing
+            # comes before it), so both kinds of model score the same tokens.
+            row.append(f"{math.exp(-ngram.log_probabilities(ids)[1:].mean()):.2f}")
+            progress.add(1)
+        table.append(f"| {order} | " + " | ".join(row) + " |")
     print(
         "\nn-gram baselines (interpolated modified Kneser-Ney), perplexity of "
         "every token after the first:"
     )
     print("| n | " + " | ".join(split for split in streams) + " |")
     print("|---" * (len(streams) + 1) + "|")
-    for order in orders:
-        ngram = NGramLanguageModel(order).fit(streams["train"], vocab_size)
-        # The recurrent models cannot predict a stream's first token (nothing
-        # comes before it), so both kinds of model score the same tokens.
-        row = [
-            f"{math.exp(-ngram.log_probabilities(ids)[1:].mean()):.2f}"
-            for ids in streams.values()
-        ]
-        print(f"| {order} | " + " | ".join(row) + " |")
+    print("\n".join(table))
 
 
 def load_checkpoint(args):
@@ -282,7 +289,7 @@ def run(args):
         f"{strategy.num_replicas_in_sync} replica(s)."
     )
     if args.ngram_orders:
-        report_ngrams(args.ngram_orders, streams, len(vocabulary))
+        report_ngrams(args.ngram_orders, streams, len(vocabulary), args.verbose)
 
     if args.evaluate:
         config, weights = load_checkpoint(args)

@@ -178,8 +178,9 @@ class Translator:
             eos_id=self.target_vocabulary.eos_id,
         )
 
-    def __call__(self, texts, beam_width, batch_size=128):
-        """The translations of `texts`, in order (sources sorted by length)."""
+    def __call__(self, texts, beam_width, batch_size=128, verbose=0):
+        """The translations of `texts`, in order (sources sorted by length);
+        `verbose` as Keras's: a progress bar over the sentences."""
         eos = self.source_vocabulary.eos_id
         sources = [
             self.source_vocabulary.encode(self.tokenizer.tokenize(text)) + [eos]
@@ -187,6 +188,7 @@ class Translator:
         ]
         order = np.argsort([len(ids) for ids in sources], kind="stable")
         outputs = [None] * len(texts)
+        progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             longest = max(len(sources[row]) for row in rows)
@@ -201,6 +203,7 @@ class Translator:
             for line, row in enumerate(rows):
                 kept = ids[line, : int(lengths[line])].numpy().tolist()
                 outputs[row] = detokenize(self.target_vocabulary.decode(kept))
+            progress.add(len(rows))
         return outputs
 
 
@@ -219,7 +222,7 @@ def report_test(args, translator, pairs):
     results = {}
     for name, width in (("greedy", 1), (f"beam {args.beam_width}", args.beam_width)):
         start = time.time()
-        hypotheses = translator(sources, width)
+        hypotheses = translator(sources, width, verbose=args.verbose)
         score, signature = corpus_bleu(hypotheses, references)
         log_metrics("test", **{f"bleu_{name.replace(' ', '_')}": score})
         results[name] = hypotheses
