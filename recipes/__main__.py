@@ -156,10 +156,13 @@ def run_recipe(command, module, argv):
     """Parses the flags light, then runs the recipe's `main` as `python -m` does."""
     # The parsers name the program after argv[0], as `python -m` does; run.json
     # records it, so a run says how to repeat it.
-    sys.argv[0] = f"garden {command}"
-    args = importlib.import_module(f"recipes.flags.{module}").parse_args(argv)
-    _load_keras(getattr(args, "verbose", 1))
-    importlib.import_module(f"recipes.{module}").main(argv)
+    program, sys.argv[0] = sys.argv[0], f"garden {command}"
+    try:
+        args = importlib.import_module(f"recipes.flags.{module}").parse_args(argv)
+        _load_keras(getattr(args, "verbose", 1))
+        importlib.import_module(f"recipes.{module}").main(argv)
+    finally:
+        sys.argv[0] = program
 
 
 def main(argv=None):

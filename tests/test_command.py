@@ -77,11 +77,20 @@ def test_help_answers_without_importing_tensorflow_or_keras():
     assert "predict" in result.stdout
 
 
+def test_the_installed_garden_command_is_this_main():
+    tomllib = pytest.importorskip("tomllib")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as file:
+        scripts = tomllib.load(file)["project"]["scripts"]
+    assert scripts == {"garden": "recipes.__main__:main"}
+
+
 @pytest.mark.parametrize("name", ["lm", "language-model", "language_model"])
 def test_aliases_reach_the_recipe_and_its_own_flag_errors(name, capsys):
+    program = sys.argv[0]
     with pytest.raises(SystemExit) as exit_info:
         command.main([name, "--corpus", "nowhere"])
     assert exit_info.value.code == 2
+    assert sys.argv[0] == program
     error = capsys.readouterr().err
     assert f"usage: garden {name}" in error
     assert "argument --corpus: invalid choice: 'nowhere'" in error
