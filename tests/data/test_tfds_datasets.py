@@ -164,7 +164,7 @@ def test_preparing_prints_one_line_and_keeps_the_progress_setting(
     data_dir, tmp_path, capfd, caplog
 ):
     tfds.display_progress_bar(True)
-    tfds_datasets.load("garden_time_machine", "train", str(tmp_path))
+    tfds.load("garden_time_machine", split="train", data_dir=str(tmp_path))
     out, err = capfd.readouterr()
     assert out.splitlines() == [
         f"Preparing garden_time_machine/1.0.0 in "
