@@ -31,6 +31,8 @@ import dataclasses
 import os
 import pathlib
 
+import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import tqdm_utils
 
@@ -121,9 +123,32 @@ class _GardenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         raise NotImplementedError
 
     def as_garden(self, split):
-        """A prepared split in the shape the garden's loader returns it."""
-        columns = tfds.as_numpy(self.as_dataset(split=split, batch_size=-1))
-        return self._to_garden(columns)
+        """A prepared split in the shape the garden's loader returns it.
+
+        Reads the split's record files in batches of 65,536 examples: TFDS's
+        reader parses one example at a time, about 30 microseconds each, 20x
+        slower on English-French's 155,128 training pairs.
+        """
+        spec = {
+            key: tf.io.FixedLenFeature(info.shape, info.tf_dtype)
+            for key, info in _flatten(self.info.features.get_serialized_info()).items()
+        }
+        if self.info.file_format != tfds.core.FileFormat.TFRECORD:
+            source = self.as_data_source(split=split)  # e.g. array_record files
+            examples = [_flatten(source[index]) for index in range(len(source))]
+            return self._to_garden(
+                {key: np.array([e[key] for e in examples], object) for key in spec}
+            )
+        records = None
+        for shard in self.info.splits[split].file_instructions:
+            part = tf.data.TFRecordDataset(os.fspath(shard.filename))
+            part = part.skip(shard.skip).take(shard.take)
+            records = part if records is None else records.concatenate(part)
+        batches = records.batch(1 << 16).map(lambda x: tf.io.parse_example(x, spec))
+        parts = list(batches.as_numpy_iterator())
+        return self._to_garden(
+            {key: np.concatenate([part[key] for part in parts]) for key in spec}
+        )
 
     def _to_garden(self, columns):
         raise NotImplementedError
@@ -139,6 +164,17 @@ def _without_progress_bars():
         yield
     finally:
         tfds.display_progress_bar(previous)
+
+
+def _flatten(nested, prefix=""):
+    """`{"a": {"b": x}}` as `{"a/b": x}`, the keys TFDS writes records with."""
+    flat = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _decoded(values):
@@ -301,8 +337,8 @@ class GardenFraEng(_GardenBuilder):
         }
 
     def _to_garden(self, columns):
-        translation = columns["translation"]
-        return list(zip(_decoded(translation["en"]), _decoded(translation["fr"])))
+        english = _decoded(columns["translation/en"])
+        return list(zip(english, _decoded(columns["translation/fr"])))
 
 
 class GardenSst(_GardenBuilder):

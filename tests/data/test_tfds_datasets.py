@@ -51,6 +51,8 @@ def test_ptb_splits_are_the_loaders_files(tfds_dir):
         expected = data.load_ptb(split)
         assert len(sentences) == len(expected) == count
         assert digest(sentences) == digest(expected)
+    sliced = tfds_datasets.load("garden_ptb", "validation[10:20]", tfds_dir)
+    assert sliced == data.load_ptb("valid")[10:20]
     # The same examples through TFDS's own API, after registration alone.
     validation = tfds.load("garden_ptb", split="validation", data_dir=tfds_dir)
     texts = [example["text"].decode() for example in tfds.as_numpy(validation)]
@@ -129,6 +131,16 @@ def test_fra_eng_builder_writes_its_configs_split(data_dir, tmp_path, monkeypatc
         "test": [("Go.", "Va !"), ("Go.", "Bouge !")],
     }
     assert list(loaded.values()) == list(splits.split_pairs(pairs, 1, 1, 1).values())
+    # Record files TFDS's reader alone can read come back the same way.
+    builder = tfds.builder(
+        "garden_fra_eng",
+        data_dir=str(tmp_path / "array_record"),
+        config=config,
+        file_format="array_record",
+    )
+    builder.download_and_prepare()
+    assert builder.as_garden("test") == loaded["test"]
+    assert builder.as_garden("train[:1]") == loaded["train"]
 
 
 def test_imdb_builder_keeps_texts_labels_and_order(data_dir, tmp_path, monkeypatch):
