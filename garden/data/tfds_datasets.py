@@ -6,22 +6,25 @@ Importing this module registers five datasets with `tfds`:
     garden_time_machine   train, validation          text (the whole part)
     garden_ptb            train, validation, test    text (one sentence)
     garden_imdb           train, test                text, label (neg, pos)
-    garden_fra_eng        train, validation, test    en, fr
+    garden_fra_eng        train, validation, test    translation (en, fr)
     garden_sst            train, validation, test    tree, text, label (0-4)
 
 Each builder reads its corpus through the garden's own loaders, so the file is
 found as every garden load finds it (`$GARDEN_DATA`, checked against its
 sha256, else the public source with its checksum) and a missing or corrupt
 file raises the garden's `DataNotFoundError` or `CorruptDataError`, naming the
-file. Splits the source has no file for are cut as the recipes cut them
-(`garden.data.splits`); the garden's `valid` and `dev` are TFDS's
-`validation`. Examples keep the loaders' order, so a split read back equals
-what the loader returns (`load` gives it in the loader's shape).
+file. The dataset's metadata names the file it was prepared from (a downloaded
+English-French zip holds 2,000 more pairs than the staged copy). Splits the
+source has no file for are cut as the recipes cut them (`garden.data.splits`);
+the garden's `valid` and `dev` are TFDS's `validation` (`TFDS_SPLIT_NAMES`).
+Examples keep the loaders' order, so a split read back equals what the loader
+returns; `load` gives it in the loader's shape.
 
     import tensorflow_datasets as tfds
     import garden.data.tfds_datasets  # registers the garden_* datasets
 
-    sentences = tfds.load("garden_ptb", split="validation", data_dir="~/tfds")
+    sentences = tfds.load("garden_ptb", split="validation")  # tf.data, prepared once
+    texts, labels = garden.data.tfds_datasets.load("garden_imdb", "train")
 
 TensorFlow Datasets is imported only by this module, never by `import garden`.
 """
@@ -59,6 +62,7 @@ SST_CLASS_NAMES = (
 class _GardenBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """What every garden builder shares: offline sources, order and record."""
 
+    # A new version whenever what a builder writes changes (a cut, a feature).
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "First release, from the garden's staged copies."}
     SOURCE = None  # the key of `garden.data.sources.SOURCES` read
@@ -397,8 +401,8 @@ def load(name, split, data_dir=None, config=None):
         name: one of `DATASET_NAMES`.
         split: a TFDS split (`"train"`, `"validation"`, `"test"`, or a slice
             such as `"train[:10%]"`).
-        data_dir: TFDS's data directory (default: TFDS's own,
-            `~/tensorflow_datasets` or `$TFDS_DATA_DIR`).
+        data_dir: TFDS's data directory (default: `$TFDS_DATA_DIR`, else
+            `~/tensorflow_datasets`); a leading `~` is expanded.
         config: a builder config (only `garden_fra_eng` has any).
 
     Returns:
@@ -409,6 +413,8 @@ def load(name, split, data_dir=None, config=None):
             "Received an invalid value for argument `name`, expected one of "
             f"{list(DATASET_NAMES)}, got {name!r}."
         )
+    if data_dir is not None:
+        data_dir = os.path.expanduser(data_dir)  # TFDS would make a folder "~"
     builder = tfds.builder(name, data_dir=data_dir, config=config)
     builder.download_and_prepare()
     return builder.as_garden(split)

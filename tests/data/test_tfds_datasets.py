@@ -215,3 +215,11 @@ def test_only_the_tfds_module_imports_tensorflow_datasets():
             ):
                 importers.append(path.relative_to(ROOT).as_posix())
     assert sorted(set(importers)) == ["garden/data/tfds_datasets.py"]
+
+
+def test_load_expands_a_data_dir_in_home(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    validation = tfds_datasets.load("garden_time_machine", "validation", "~/tfds")
+    assert validation.endswith("still lived on in the heart\nof man.\n")
+    prepared = tmp_path / "tfds" / "garden_time_machine" / "1.0.0"
+    assert (prepared / "dataset_info.json").is_file()
