@@ -192,9 +192,12 @@ def test_preparing_prints_one_line_and_keeps_the_progress_setting(
     assert capfd.readouterr() == ("", "")
 
 
-def test_unknown_dataset_name_is_refused():
+def test_unknown_names_and_unprepared_datasets_are_refused(tmp_path):
     with pytest.raises(ValueError, match="argument `name`.*'garden_ptb'.*'ptb'"):
         tfds_datasets.load("ptb", "train")
+    builder = tfds.builder("garden_ptb", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="garden_ptb/1.0.0 is not prepared"):
+        builder.as_garden("train")
 
 
 def test_only_the_tfds_module_imports_tensorflow_datasets():
