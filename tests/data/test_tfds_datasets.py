@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils import tqdm_utils
 
 from garden import data
-from garden.data import corpora, splits, tfds_datasets
+from garden.data import corpora, sources, splits, tfds_datasets
 from recipes import language_model, translation
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -99,7 +99,10 @@ def test_prepared_datasets_carry_version_splits_and_source(tfds_dir):
     assert info.features["label"].names[4] == "very positive"
     source = info.metadata["source"]
     assert source["origin"] == "data_dir"
-    assert source["sha256"] == corpora.sources.SOURCES["sst"].sha256
+    assert source["sha256"] == sources.SOURCES["sst"].sha256
+    # A run that reads it lists it in its record, as it lists corpus files.
+    builder.as_garden("validation")
+    assert sources.files_read()[builder.data_dir] == source["sha256"]
 
 
 def test_fra_eng_split_is_the_translation_recipes(english_french):
@@ -189,9 +192,12 @@ def test_preparing_prints_one_line_and_keeps_the_progress_setting(
     assert capfd.readouterr() == ("", "")
 
 
-def test_unknown_dataset_name_is_refused():
+def test_unknown_names_and_unprepared_datasets_are_refused(tmp_path):
     with pytest.raises(ValueError, match="argument `name`.*'garden_ptb'.*'ptb'"):
         tfds_datasets.load("ptb", "train")
+    builder = tfds.builder("garden_ptb", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="garden_ptb/1.0.0 is not prepared"):
+        builder.as_garden("train")
 
 
 def test_only_the_tfds_module_imports_tensorflow_datasets():
