@@ -29,6 +29,7 @@ import numpy as np
 
 from garden import cli, data
 from garden.data.language_model import tokens_needed
+from garden.data.splits import split_time_machine
 from garden.decoding import generate
 from garden.errors import UserError
 from garden.export import export_language_model
@@ -262,9 +263,10 @@ def load_corpus(args):
     if args.corpus == "ptb":
         splits = {split: data.load_ptb(split) for split in ("train", "valid", "test")}
         return splits, data.WordTokenizer("whitespace"), True
-    text = data.load_time_machine()
-    cut = int(0.9 * len(text))
-    splits = {"train": [text[:cut]], "valid": [text[cut:]]}
+    splits = {
+        split: [text]
+        for split, text in split_time_machine(data.load_time_machine()).items()
+    }
     if args.level == "char":
         return splits, data.CharacterTokenizer("letters_only"), False
     return splits, data.WordTokenizer("letters_only"), False
