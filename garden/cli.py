@@ -4,7 +4,7 @@ import argparse
 import math
 import os
 
-# Literal copies of the names in garden.training (tests/test_cli.py checks they
+# Literal copies of the names in garden.training (tests/test_command.py checks they
 # match): this module parses flags before Keras is imported, so `--help` is quick.
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker")

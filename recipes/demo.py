@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from garden import data
+from garden.data.splits import split_time_machine
 from garden.layers import LSTM
 from recipes.flags.demo import parse_args
 
@@ -50,8 +51,8 @@ def run(args):
     keras.utils.set_random_seed(0)
     text = data.load_time_machine(path=args.data)
     tokenizer = data.CharacterTokenizer()
-    split = int(0.9 * len(text))
-    train_text, valid_text = text[:split], text[split:]
+    splits = split_time_machine(text)
+    train_text, valid_text = splits["train"], splits["valid"]
     vocabulary = data.Vocabulary(tokenizer.tokenize(train_text))
     train_ids = data.token_stream([train_text], tokenizer, vocabulary)
     valid_ids = data.token_stream([valid_text], tokenizer, vocabulary)

@@ -1,8 +1,9 @@
 """Recurrent language models on The Time Machine and the Penn Treebank.
 
 Trains a character- or word-level language model (garden RNN, GRU or LSTM,
-one or more layers, dropout, optional weight tying) with one of the three
-ways the lectures teach backpropagation through time:
+one or more layers, dropout, optional weight tying, and AWD-LSTM's
+regularisers and NT-ASGD, Merity et al. 2017) with one of the three ways the
+lectures teach backpropagation through time:
 
     full        every sentence (line) is one sequence, padded, loss masked
     truncated   a stateful model reads the stream in windows of --num-steps;
@@ -28,6 +29,7 @@ import numpy as np
 
 from garden import data
 from garden.data.language_model import tokens_needed
+from garden.data.splits import split_time_machine
 from garden.decoding import generate
 from garden.errors import UserError
 from garden.export import export_language_model
@@ -56,6 +58,7 @@ from garden.training.run_record import (
     recorded,
 )
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
+from garden.tuning.search import awd_regularization_from_hp
 from recipes.flags.language_model import BPTT_MODES as BPTT_MODES
 from recipes.flags.language_model import parse_args
 
@@ -65,9 +68,10 @@ def load_corpus(args):
     if args.corpus == "ptb":
         splits = {split: data.load_ptb(split) for split in ("train", "valid", "test")}
         return splits, data.WordTokenizer("whitespace"), True
-    text = data.load_time_machine()
-    cut = int(0.9 * len(text))
-    splits = {"train": [text[:cut]], "valid": [text[cut:]]}
+    splits = {
+        split: [text]
+        for split, text in split_time_machine(data.load_time_machine()).items()
+    }
     if args.level == "char":
         return splits, data.CharacterTokenizer("letters_only"), False
     return splits, data.WordTokenizer("letters_only"), False
@@ -84,6 +88,13 @@ def model_config(args, vocab_size):
         "recurrent_dropout": args.recurrent_dropout,
         "tie_weights": args.tie_weights,
         "residual": args.residual,
+        "input_dropout": args.input_dropout,
+        "hidden_dropout": args.hidden_dropout,
+        "locked_dropout": args.locked_dropout,
+        "embedding_dropout": args.embedding_dropout,
+        "weight_dropout": args.weight_dropout,
+        "activation_regularization": args.ar or 0.0,
+        "temporal_activation_regularization": args.tar or 0.0,
     }
 
 
@@ -125,9 +136,14 @@ def datasets(args, texts, tokenizer, vocabulary, streams):
 
 
 def config_from_hp(hp, base_config):
-    """The recipe's search space: model size, cell, dropout, embedding."""
-    config = {**base_config, **recurrent_from_hp(hp)}
-    if base_config["embedding_dim"]:
+    """The recipe's search space: model size, cell, dropout, embedding, AWD."""
+    embeddings = bool(base_config["embedding_dim"])
+    config = {
+        **base_config,
+        **recurrent_from_hp(hp),
+        **awd_regularization_from_hp(hp, embeddings=embeddings),
+    }
+    if embeddings:
         config["embedding_dim"] = hp.Int("embedding_dim", 64, 512, step=64)
         config["tie_weights"] = hp.Boolean("tie_weights")
     return config
@@ -160,7 +176,9 @@ def fit(args, config, train, valid):
         config, model = tuned_config(args, config, train, valid)
     else:
         model = build_language_model(**config, **training_options(args))
-        optimizer = optimizer_from_flags(args, ema_momentum=args.ema or None)
+        optimizer = optimizer_from_flags(
+            args, ema_momentum=args.ema or None, averaged=args.nt_asgd is not None
+        )
         compile_language_model(model, optimizer)
     history = fit_from_flags(
         model,
@@ -170,6 +188,7 @@ def fit(args, config, train, valid):
         "val_perplexity",
         stateful=args.bptt != "full",
         ema=bool(args.ema),
+        nt_asgd=args.nt_asgd,
     )
     return config, model, history
 

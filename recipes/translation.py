@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden import data
+from garden.data.splits import split_pairs
 from garden.export.translation import export_translation_model, output_length_limit
 from garden.models.seq2seq import (
     build_seq2seq,
@@ -57,36 +58,6 @@ from garden.tuning import searched_or_flagged_model
 from recipes.flags.translation import parse_args
 
 SPLITS = ("train", "valid", "test")
-
-
-def split_pairs(pairs, test_size, validation_size, seed):
-    """Train, validation and test pairs, split by English sentence.
-
-    The distinct English sentences are shuffled with `seed`; the first ones
-    take the test split until it holds at least `test_size` pairs, the next
-    ones the validation split, the rest train. All pairs of one sentence stay
-    together, in file order.
-    """
-    sources = sorted({source for source, _ in pairs})
-    order = np.random.default_rng(seed).permutation(len(sources))
-    by_source = {}
-    for pair in pairs:
-        by_source.setdefault(pair[0], []).append(pair)
-    splits = {name: [] for name in SPLITS}
-    for index in order:
-        group = by_source[sources[index]]
-        if len(splits["test"]) < test_size:
-            splits["test"].extend(group)
-        elif len(splits["valid"]) < validation_size:
-            splits["valid"].extend(group)
-        else:
-            splits["train"].extend(group)
-    if not splits["train"]:
-        raise ValueError(
-            f"No training pairs are left after a test split of {test_size} and a "
-            f"validation split of {validation_size} out of {len(pairs)} pairs."
-        )
-    return splits
 
 
 def model_config(args, source_vocabulary, target_vocabulary):
