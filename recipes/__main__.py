@@ -107,7 +107,8 @@ def predict(argv):
 
     outputs = garden.load(args.export)(texts)
     for index, text in enumerate(texts):
-        row = {name: value[index] for name, value in outputs.items()}
+        # By name: a SavedModel does not keep its outputs' order.
+        row = {name: outputs[name][index] for name in sorted(outputs)}
         if args.json:
             row = {name: np.asarray(value).tolist() for name, value in row.items()}
             print(json.dumps({"input": text, **row}, ensure_ascii=False))
