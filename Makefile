@@ -22,7 +22,9 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Two pytest workers: most tests wait on one core (tracing, subprocesses).
+# Two pytest workers: most tests wait on one core (tracing, subprocesses);
+# an idle worker takes queued tests from the busy one (worksteal), so one
+# long test at the end does not keep the other worker waiting.
 # Then the keras.ops code again on JAX, in its own process (the backend is
 # chosen when Keras is imported): the essential checks only, as each eager
 # JAX call compiles and the whole set takes 10 minutes there.
@@ -34,7 +36,7 @@ JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
 	and not (python_reference and not 3-0) and not exhaustive and not gru_states
 
 test: lint
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 # Not part of `make test`: with it, CI on a 2-core machine took 15 min 2 s,
 # past its 15-minute budget.
