@@ -1,8 +1,9 @@
 """Recurrent language models on The Time Machine and the Penn Treebank.
 
 Trains a character- or word-level language model (garden RNN, GRU or LSTM,
-one or more layers, dropout, optional weight tying) with one of the three
-ways the lectures teach backpropagation through time:
+one or more layers, dropout, optional weight tying, and AWD-LSTM's
+regularisers and NT-ASGD, Merity et al. 2017) with one of the three ways the
+lectures teach backpropagation through time:
 
     full        every sentence (line) is one sequence, padded, loss masked
     truncated   a stateful model reads the stream in windows of --num-steps;
@@ -57,8 +58,17 @@ from garden.training.run_record import (
     recorded,
 )
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
+from garden.tuning.search import awd_regularization_from_hp
 
 BPTT_MODES = ("full", "truncated", "randomized")
+# The flags of what `awd_regularization_from_hp` searches.
+SEARCHED_REGULARISERS = (
+    "--locked-dropout",
+    "--embedding-dropout",
+    "--weight-dropout",
+    "--ar",
+    "--tar",
+)
 
 
 def parse_args(argv=None):
@@ -82,8 +92,73 @@ def parse_args(argv=None):
         default=None,
         help="0 for one-hot inputs; default 200 for words, one-hot for characters",
     )
-    task.add_argument("--dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--dropout",
+        type=cli.rate,
+        default=0.0,
+        help="dropout on the top layer's output, and on the embeddings and "
+        "between layers unless --input-dropout / --hidden-dropout say otherwise",
+    )
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    awd = parser.add_argument_group(
+        "AWD-LSTM regularisation and NT-ASGD (Merity et al., 2017)"
+    )
+    awd.add_argument(
+        "--input-dropout",
+        type=cli.rate,
+        default=None,
+        help="dropout on the embeddings (AWD's dropouti); default --dropout",
+    )
+    awd.add_argument(
+        "--hidden-dropout",
+        type=cli.rate,
+        default=None,
+        help="dropout between recurrent layers (dropouth); default --dropout",
+    )
+    awd.add_argument(
+        "--locked-dropout",
+        action="store_true",
+        help="--dropout, --input-dropout and --hidden-dropout draw one mask "
+        "per sequence, kept at every step (variational / locked dropout)",
+    )
+    awd.add_argument(
+        "--embedding-dropout",
+        type=cli.rate,
+        default=0.0,
+        help="probability of dropping a word's whole embedding (dropoute)",
+    )
+    awd.add_argument(
+        "--weight-dropout",
+        type=cli.rate,
+        default=0.0,
+        help="DropConnect on the hidden-to-hidden weights (wdrop): one mask on "
+        "every layer's recurrent kernel per batch",
+    )
+    awd.add_argument(
+        "--ar",
+        metavar="ALPHA",
+        type=cli.positive_float,
+        default=None,
+        help="activation regularisation: add ALPHA times the mean square of "
+        "the top layer's dropped outputs to the loss",
+    )
+    awd.add_argument(
+        "--tar",
+        metavar="BETA",
+        type=cli.positive_float,
+        default=None,
+        help="temporal activation regularisation: add BETA times the mean "
+        "square change of the top layer's outputs from step to step",
+    )
+    awd.add_argument(
+        "--nt-asgd",
+        metavar="N",
+        type=cli.positive_int,
+        default=None,
+        help="with --optimizer sgd: average the iterates once validation has not "
+        "beaten the best of the epochs more than N checks ago (NT-ASGD; paper: "
+        "5), and validate, checkpoint and export the average",
+    )
     task.add_argument(
         "--ema",
         metavar="MOMENTUM",
@@ -142,20 +217,39 @@ def parse_args(argv=None):
         "--prompt or --export (the exported warmup continuations)",
     )
     cli.only_with(
-        parser, args, ["--residual"], args.num_layers > 1, "--num-layers 2 or more"
+        parser,
+        args,
+        ["--residual", "--hidden-dropout"],
+        args.num_layers > 1,
+        "--num-layers 2 or more",
+    )
+    cli.only_with(
+        parser, args, ["--nt-asgd"], args.optimizer == "sgd", "--optimizer sgd"
+    )
+    cli.only_with(
+        parser,
+        args,
+        ["--locked-dropout"],
+        args.dropout or args.input_dropout or args.hidden_dropout,
+        "a dropout rate (--dropout, --input-dropout or --hidden-dropout)",
     )
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
-    if args.ema and args.tune:
-        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
+    # The search picks the optimizer and the regularisers itself.
+    for flag in ("--ema", "--nt-asgd", *SEARCHED_REGULARISERS):
+        if args.tune and getattr(args, flag[2:].replace("-", "_")):
+            parser.error(f"argument {flag}: not with --tune (the search picks it)")
+    if args.ema and args.nt_asgd:
+        parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
     if args.corpus == "ptb" and args.level == "char":
         parser.error("argument --level: ptb is a word-level corpus, use --level word")
     if args.embedding_dim is None:
         args.embedding_dim = 0 if args.level == "char" else 200
     if args.embedding_dim < 0:
         parser.error("argument --embedding-dim: expected 0 (one-hot) or more")
-    if args.tie_weights and args.embedding_dim == 0:
-        parser.error("argument --tie-weights: needs --embedding-dim > 0")
+    for flag in ("--tie-weights", "--embedding-dropout"):
+        if getattr(args, flag[2:].replace("-", "_")) and args.embedding_dim == 0:
+            parser.error(f"argument {flag}: needs --embedding-dim > 0")
     if args.top_p > 1:
         parser.error("argument --top-p: expected a number in (0, 1]")
     if args.prompt is not None and not args.prompt.strip():
@@ -187,6 +281,13 @@ def model_config(args, vocab_size):
         "recurrent_dropout": args.recurrent_dropout,
         "tie_weights": args.tie_weights,
         "residual": args.residual,
+        "input_dropout": args.input_dropout,
+        "hidden_dropout": args.hidden_dropout,
+        "locked_dropout": args.locked_dropout,
+        "embedding_dropout": args.embedding_dropout,
+        "weight_dropout": args.weight_dropout,
+        "activation_regularization": args.ar or 0.0,
+        "temporal_activation_regularization": args.tar or 0.0,
     }
 
 
@@ -228,9 +329,14 @@ def datasets(args, texts, tokenizer, vocabulary, streams):
 
 
 def config_from_hp(hp, base_config):
-    """The recipe's search space: model size, cell, dropout, embedding."""
-    config = {**base_config, **recurrent_from_hp(hp)}
-    if base_config["embedding_dim"]:
+    """The recipe's search space: model size, cell, dropout, embedding, AWD."""
+    embeddings = bool(base_config["embedding_dim"])
+    config = {
+        **base_config,
+        **recurrent_from_hp(hp),
+        **awd_regularization_from_hp(hp, embeddings=embeddings),
+    }
+    if embeddings:
         config["embedding_dim"] = hp.Int("embedding_dim", 64, 512, step=64)
         config["tie_weights"] = hp.Boolean("tie_weights")
     return config
@@ -263,7 +369,9 @@ def fit(args, config, train, valid):
         config, model = tuned_config(args, config, train, valid)
     else:
         model = build_language_model(**config, **training_options(args))
-        optimizer = optimizer_from_flags(args, ema_momentum=args.ema or None)
+        optimizer = optimizer_from_flags(
+            args, ema_momentum=args.ema or None, averaged=args.nt_asgd is not None
+        )
         compile_language_model(model, optimizer)
     history = fit_from_flags(
         model,
@@ -273,6 +381,7 @@ def fit(args, config, train, valid):
         "val_perplexity",
         stateful=args.bptt != "full",
         ema=bool(args.ema),
+        nt_asgd=args.nt_asgd,
     )
     return config, model, history
 

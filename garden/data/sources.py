@@ -282,12 +282,23 @@ _FILES_READ = {}
 
 
 def files_read():
-    """`{path: sha256}` of every corpus file `locate` has handed out in this process.
+    """`{path: sha256}` of every corpus file `locate` has handed out in this process
+    (and of every prepared dataset read, see `note_read`).
 
     A run's record (`garden.training.run_record`) lists them, so a figure says
     exactly which data it came from.
     """
     return dict(_FILES_READ)
+
+
+def note_read(path, sha256):
+    """List `path` in `files_read`, with the sha256 of the data it holds.
+
+    For data read other than through `locate`: a prepared TFDS dataset
+    (`garden.data.tfds_datasets`) is listed by its directory, with the sha256
+    of the corpus file it was prepared from.
+    """
+    _FILES_READ[os.path.abspath(path)] = sha256
 
 
 def _note(path):

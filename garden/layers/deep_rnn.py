@@ -45,7 +45,10 @@ class DeepRNN(keras.layers.Layer):
     al., 2014, between-layer dropout); the model decides about dropout on its
     own input and output. With `residual`, a layer whose input has its own
     width adds that input to its output (Wu et al., 2016); a first layer whose
-    input width differs has no shortcut.
+    input width differs has no shortcut. With `locked_dropout` the mask
+    between layers is drawn once per sequence and kept at every time step
+    (variational dropout, Gal and Ghahramani, 2016; Merity et al.'s "locked"
+    dropout), instead of anew at every step.
 
     Args:
         units: Positive integer (the same for every layer) or a list of them,
@@ -53,6 +56,8 @@ class DeepRNN(keras.layers.Layer):
         num_layers: Number of layers L when `units` is an integer. Default 2.
         cell: "lstm" (default), "gru" or "rnn" (Elman).
         dropout: Fraction dropped between layers. Default 0.
+        locked_dropout: Whether that dropout draws one mask per sequence
+            (row and unit) for all time steps. Default False.
         residual: Whether to add shortcut connections. Default False.
         return_sequences: Whether to return the top layer's output at every
             step (default) or at the last valid step only.
@@ -84,6 +89,7 @@ class DeepRNN(keras.layers.Layer):
         num_layers=2,
         cell="lstm",
         dropout=0.0,
+        locked_dropout=False,
         residual=False,
         return_sequences=True,
         return_state=False,
@@ -113,6 +119,7 @@ class DeepRNN(keras.layers.Layer):
         self.num_layers = len(self.units)
         self.cell = cell
         self.dropout = check_rate("dropout", dropout)
+        self.locked_dropout = bool(locked_dropout)
         self.residual = bool(residual)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -131,8 +138,14 @@ class DeepRNN(keras.layers.Layer):
             )
             for index, size in enumerate(self.units)
         ]
+        # SpatialDropout1D's mask is (batch, 1, units): one for every step.
+        dropout_class = (
+            keras.layers.SpatialDropout1D
+            if self.locked_dropout
+            else keras.layers.Dropout
+        )
         self.dropout_layers = [
-            keras.layers.Dropout(self.dropout, name=f"dropout_{index}")
+            dropout_class(self.dropout, name=f"dropout_{index}")
             for index in range(self.num_layers - 1)
         ]
         self.supports_masking = True
@@ -211,6 +224,7 @@ class DeepRNN(keras.layers.Layer):
             "units": self.units,
             "cell": self.cell,
             "dropout": self.dropout,
+            "locked_dropout": self.locked_dropout,
             "residual": self.residual,
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,

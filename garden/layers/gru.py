@@ -84,8 +84,9 @@ class GRUCell(RecurrentCell):
             x_projection = x_projection + input_bias
         x_z, x_r, x_h = ops.split(x_projection, 3, axis=-1)
 
+        recurrent_kernel = self.recurrent_weights(training)
         if self.reset_after:
-            h_projection = ops.matmul(h_dropped, self.recurrent_kernel)
+            h_projection = ops.matmul(h_dropped, recurrent_kernel)
             if self.use_bias:
                 h_projection = h_projection + self.bias[1]
             h_z, h_r, h_h = ops.split(h_projection, 3, axis=-1)
@@ -93,7 +94,7 @@ class GRUCell(RecurrentCell):
             r = self.recurrent_activation(x_r + h_r)
             h_candidate = self.activation(x_h + r * h_h)
         else:
-            w_hzr, w_hh = ops.split(self.recurrent_kernel, [2 * self.units], axis=-1)
+            w_hzr, w_hh = ops.split(recurrent_kernel, [2 * self.units], axis=-1)
             h_z, h_r = ops.split(ops.matmul(h_dropped, w_hzr), 2, axis=-1)
             z = self.recurrent_activation(x_z + h_z)
             r = self.recurrent_activation(x_r + h_r)
@@ -167,11 +168,11 @@ class GRU(FusedRecurrentLayer):
             return "`reset_after` is False (cuDNN computes the reset_after form)"
         return super().fused_refusal()
 
-    def fused_loop(self, sequences, initial_state, mask):
+    def fused_loop(self, sequences, initial_state, mask, training=False):
         return keras_backend.gru(
             sequences,
             initial_state[0],
             mask,
-            **self.fused_arguments(),
+            **self.fused_arguments(training),
             reset_after=self.cell.reset_after,
         )

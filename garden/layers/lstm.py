@@ -88,7 +88,8 @@ class LSTMCell(RecurrentCell):
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
         x, h_dropped = self.drop_inputs(inputs, h_prev, training)
-        z = ops.matmul(x, self.kernel) + ops.matmul(h_dropped, self.recurrent_kernel)
+        recurrent_kernel = self.recurrent_weights(training)
+        z = ops.matmul(x, self.kernel) + ops.matmul(h_dropped, recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
         z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
@@ -160,11 +161,11 @@ class LSTM(FusedRecurrentLayer):
             **kwargs,
         )
 
-    def fused_loop(self, sequences, initial_state, mask):
+    def fused_loop(self, sequences, initial_state, mask, training=False):
         return keras_backend.lstm(
             sequences,
             initial_state[0],
             initial_state[1],
             mask,
-            **self.fused_arguments(),
+            **self.fused_arguments(training),
         )

@@ -47,6 +47,7 @@ CELL_ARGUMENTS = (
     "bias_constraint",
     "dropout",
     "recurrent_dropout",
+    "weight_dropout",
     "reset_after",
     "seed",
 )
@@ -108,6 +109,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         dropout: Fraction of the inputs dropped, one mask for all time steps.
         recurrent_dropout: Fraction of the previous hidden state dropped, one
             mask for all time steps (variational dropout, Gal and Ghahramani).
+        weight_dropout: Fraction of the entries of `recurrent_kernel` dropped
+            (DropConnect on the hidden-to-hidden weights, Wan et al., 2013;
+            Merity et al.'s WeightDrop): in training, every sequence runs on
+            W_hh * M / (1 - p), with one Bernoulli mask M drawn per call and
+            kept for all its time steps; in inference W_hh itself.
         seed: Random seed of the dropout masks.
     """
 
@@ -127,6 +133,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
+        weight_dropout=0.0,
         seed=None,
         **kwargs,
     ):
@@ -145,8 +152,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self.weight_dropout = check_rate("weight_dropout", weight_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self._dropped_recurrent_kernel = None
 
     def add_recurrent_weights(
         self, input_dim, gates, bias_shape=None, bias_initializer=None
@@ -191,6 +200,32 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             h_prev = h_prev * self.get_recurrent_dropout_mask(h_prev)
         return inputs, h_prev
 
+    def recurrent_weights(self, training):
+        """W_hh as this step uses it: its DropConnect draw in training."""
+        if not (training and self.weight_dropout > 0.0):
+            return self.recurrent_kernel
+        if self._dropped_recurrent_kernel is None:
+            # A cell called on its own, outside a sequence layer: one step.
+            self._draw_dropped_recurrent_kernel()
+        return self._dropped_recurrent_kernel
+
+    def _draw_dropped_recurrent_kernel(self):
+        self._dropped_recurrent_kernel = keras.random.dropout(
+            self.recurrent_kernel, self.weight_dropout, seed=self.seed_generator
+        )
+
+    def get_recurrent_dropout_mask(self, step_input):
+        # Keras's RNN draws a cell's per-sequence masks here, before its loop
+        # (outside the loop, so JAX's scan stays stateless); the DropConnect
+        # draw of W_hh is one more of them, kept until the reset below.
+        if self.weight_dropout > 0.0 and self._dropped_recurrent_kernel is None:
+            self._draw_dropped_recurrent_kernel()
+        return super().get_recurrent_dropout_mask(step_input)
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._dropped_recurrent_kernel = None
+
     def get_initial_state(self, batch_size=None):
         sizes = (
             self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -215,6 +250,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
+            "weight_dropout": self.weight_dropout,
             "seed": self.seed,
         }
         return {**super().get_config(), **config}
@@ -406,7 +442,10 @@ class FusedRecurrentLayer(RecurrentLayer):
     garden addition included, always runs the cell, which stays the
     reference. As in Keras, dropout on the inputs is applied to the whole
     sequence (one mask for all steps) before the fused call, and masks must
-    be right-padded (the TensorFlow backend checks this).
+    be right-padded (the TensorFlow backend checks this). DropConnect on
+    W_hh (`weight_dropout`) keeps the fused path: its mask is the same at
+    every step, so the kernel runs the whole sequence on the dropped W_hh
+    (why Merity et al. chose it over recurrent dropout).
 
     Args:
         use_cudnn: "auto" (default) takes the fused path where the backend
@@ -461,16 +500,16 @@ class FusedRecurrentLayer(RecurrentLayer):
             return "`unroll` is True"
         return None
 
-    def fused_loop(self, sequences, initial_state, mask):
+    def fused_loop(self, sequences, initial_state, mask, training=False):
         """Calls the backend's fused kernel; returns what `backend.rnn` does."""
         raise NotImplementedError
 
-    def fused_arguments(self):
+    def fused_arguments(self, training=False):
         """The keyword arguments the backend's `lstm` and `gru` share."""
         cell = self.cell
         return {
             "kernel": cell.kernel,
-            "recurrent_kernel": cell.recurrent_kernel,
+            "recurrent_kernel": cell.recurrent_weights(training),
             "bias": cell.bias,
             "activation": cell.activation,
             "recurrent_activation": cell.recurrent_activation,
@@ -491,7 +530,9 @@ class FusedRecurrentLayer(RecurrentLayer):
                 step_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
                 fused_sequences = sequences * ops.expand_dims(step_mask, axis=1)
             try:
-                result = self.fused_loop(fused_sequences, list(initial_state), mask)
+                result = self.fused_loop(
+                    fused_sequences, list(initial_state), mask, training
+                )
             except NotImplementedError:
                 pass
             else:

@@ -12,20 +12,23 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="garden")
-class EmbeddingDropout(keras.layers.Embedding):
-    """An `Embedding` that drops whole words while training (Gal and Ghahramani).
+class EmbeddingDropout(keras.layers.ReversibleEmbedding):
+    """An embedding that drops whole words while training (Gal and Ghahramani).
 
     Each training call draws one mask over the vocabulary: a dropped word's
     embedding is zero wherever it occurs in the batch, and the kept rows are
     scaled by 1 / (1 - rate), as Merity et al.'s `embedded_dropout` does. In
-    inference it is the plain embedding.
+    inference it is the plain embedding. It is a `ReversibleEmbedding`, so a
+    language model can tie its output layer to the matrix
+    (`layer(hidden, reverse=True)`): the output reads the whole matrix, as in
+    Merity et al., only the input side drops words.
 
     Args:
         input_dim, output_dim: As `keras.layers.Embedding`.
         rate: Float in [0, 1), the probability of dropping a word.
         seed: Optional integer seed of the masks.
-        **kwargs: `keras.layers.Embedding`'s other arguments (`mask_zero`,
-            initializers, ...).
+        **kwargs: `keras.layers.ReversibleEmbedding`'s other arguments
+            (`mask_zero`, initializers, ...).
 
     Example:
 
@@ -47,9 +50,9 @@ class EmbeddingDropout(keras.layers.Embedding):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=False):
-        if not training or self.rate == 0:
-            return super().call(inputs)
+    def call(self, inputs, reverse=False, training=False):
+        if reverse or not training or self.rate == 0:
+            return super().call(inputs, reverse=reverse)
         if inputs.dtype not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
         weights = keras.random.dropout(
@@ -59,6 +62,16 @@ class EmbeddingDropout(keras.layers.Embedding):
             seed=self.seed_generator,
         )
         return ops.cast(ops.take(weights, inputs, axis=0), self.compute_dtype)
+
+    def compute_output_spec(self, inputs, reverse=False, training=False):
+        return super().compute_output_spec(inputs, reverse=reverse)
+
+    def compute_mask(self, inputs, mask=None):
+        # The padding mask of ids (set by Keras from here on the dropped path);
+        # the reverse call's inputs are hidden states, which have none.
+        if "int" not in str(inputs.dtype):
+            return None
+        return keras.layers.Embedding.compute_mask(self, inputs, mask)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -51,7 +51,8 @@ class SimpleRNNCell(RecurrentCell):
     def call(self, inputs, states, training=False):
         h_prev = states[0] if isinstance(states, (list, tuple)) else states
         x, h_dropped = self.drop_inputs(inputs, h_prev, training)
-        z = ops.matmul(x, self.kernel) + ops.matmul(h_dropped, self.recurrent_kernel)
+        recurrent_kernel = self.recurrent_weights(training)
+        z = ops.matmul(x, self.kernel) + ops.matmul(h_dropped, recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
         h = self.activation(z)

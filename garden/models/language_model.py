@@ -5,7 +5,8 @@ import math
 import keras
 import numpy as np
 
-from garden.layers import DeepRNN
+from garden.layers import ActivationRegularization, DeepRNN, EmbeddingDropout
+from garden.layers.recurrent import check_rate
 from garden.training.metrics import Perplexity, masked_cross_entropy
 
 
@@ -19,6 +20,13 @@ def build_language_model(
     recurrent_dropout=0.0,
     tie_weights=False,
     residual=False,
+    input_dropout=None,
+    hidden_dropout=None,
+    locked_dropout=False,
+    embedding_dropout=0.0,
+    weight_dropout=0.0,
+    activation_regularization=0.0,
+    temporal_activation_regularization=0.0,
     stateful=False,
     batch_size=None,
     random_truncation=0.0,
@@ -40,16 +48,37 @@ def build_language_model(
     top layer to `embedding_dim` first when the widths differ. Logits are
     float32 under every precision policy.
 
+    AWD-LSTM's regularisers (Merity et al., 2017) are each an argument:
+    separate rates for the three dropouts (`input_dropout`, `hidden_dropout`,
+    `dropout` on the output), "locked" masks that stay the same at every
+    step of a sequence (`locked_dropout`), whole words dropped from the
+    embedding matrix (`embedding_dropout`, `garden.layers.EmbeddingDropout`),
+    DropConnect on the hidden-to-hidden weights (`weight_dropout`), and the
+    AR and TAR penalties on the top layer's outputs
+    (`garden.layers.ActivationRegularization`).
+
     Args:
         vocab_size: Number of token ids.
         cell: "lstm", "gru" or "rnn".
         units: Hidden size of every layer.
         num_layers: Number of recurrent layers.
         embedding_dim: Embedding width; None for one-hot inputs (characters).
-        dropout: Dropout rate on embeddings, between layers and on the output.
+        dropout: Dropout rate on the output of the top layer, and on the
+            embeddings and between layers unless their own rates are given.
         recurrent_dropout: Variational dropout rate on the recurrent state.
         tie_weights: Share the embedding matrix with the output layer.
         residual: Residual connections between recurrent layers.
+        input_dropout: Dropout rate on the embeddings; None: `dropout`.
+        hidden_dropout: Dropout rate between recurrent layers; None: `dropout`.
+        locked_dropout: Whether those three dropouts draw one mask per
+            sequence (row and unit) for all its steps.
+        embedding_dropout: Probability of dropping a word's whole embedding
+            (one mask over the vocabulary per batch); needs `embedding_dim`.
+        weight_dropout: DropConnect rate on every layer's `recurrent_kernel`.
+        activation_regularization: AR's alpha: the loss adds alpha times the
+            mean square of the dropped top-layer outputs.
+        temporal_activation_regularization: TAR's beta: the loss adds beta
+            times the mean square change of the top-layer outputs per step.
         stateful: Carry states across batches (truncated BPTT); needs
             `batch_size`.
         batch_size: Fixed batch size (stateful models), else None.
@@ -77,12 +106,27 @@ def build_language_model(
             "Received an invalid value for argument `batch_size`, expected a "
             "positive integer with `stateful=True`, got None."
         )
-    if tie_weights and embedding_dim is None:
-        raise ValueError(
-            "Received an invalid value for argument `tie_weights`, expected False "
-            "for one-hot inputs (`embedding_dim=None`): there is no embedding "
-            "matrix to share."
-        )
+    for argument, value in (
+        ("tie_weights", tie_weights),
+        ("embedding_dropout", embedding_dropout),
+    ):
+        if value and embedding_dim is None:
+            raise ValueError(
+                f"Received an invalid value for argument `{argument}`, expected "
+                f"{'False' if value is True else 0} for one-hot inputs "
+                "(`embedding_dim=None`): there is no embedding matrix."
+            )
+    input_dropout = dropout if input_dropout is None else input_dropout
+    hidden_dropout = dropout if hidden_dropout is None else hidden_dropout
+    for argument, rate in (
+        ("input_dropout", input_dropout),
+        ("hidden_dropout", hidden_dropout),
+    ):
+        check_rate(argument, rate)
+    # SpatialDropout1D's mask is (batch, 1, units): one for every step.
+    sequence_dropout = (
+        keras.layers.SpatialDropout1D if locked_dropout else keras.layers.Dropout
+    )
     tokens = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
     if embedding_dim is None:
         # One-hot inputs: a frozen identity embedding, so ids need no other path.
@@ -94,6 +138,15 @@ def build_language_model(
             mask_zero=mask_zero,
             name="one_hot",
         )
+    elif embedding_dropout:
+        # A ReversibleEmbedding: tying reads it from the output side too.
+        embedding = EmbeddingDropout(
+            vocab_size,
+            embedding_dim,
+            rate=embedding_dropout,
+            mask_zero=mask_zero,
+            name="embedding",
+        )
     elif tie_weights:
         embedding = keras.layers.ReversibleEmbedding(
             vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
@@ -103,17 +156,19 @@ def build_language_model(
             vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
         )
     x = embedding(tokens)
-    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    x = sequence_dropout(input_dropout, name="embedding_dropout")(x)
     rnn = DeepRNN(
         units,
         num_layers=num_layers,
         cell=cell,
-        dropout=dropout,
+        dropout=hidden_dropout,
+        locked_dropout=locked_dropout,
         residual=residual,
         return_state=return_state,
         stateful=stateful,
         layer_kwargs={
             "recurrent_dropout": recurrent_dropout,
+            "weight_dropout": weight_dropout,
             "random_truncation": random_truncation,
         },
         name="rnn",
@@ -126,10 +181,16 @@ def build_language_model(
                 size for size in rnn.units for _ in range(rnn.states_per_layer)
             )
         ]
-        x, *states = rnn(x, initial_state=state_inputs)
+        h, *states = rnn(x, initial_state=state_inputs)
     else:
-        x = rnn(x)
-    x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+        h = rnn(x)
+    x = sequence_dropout(dropout, name="output_dropout")(h)
+    if activation_regularization or temporal_activation_regularization:
+        x = ActivationRegularization(
+            activation_regularization,
+            temporal_activation_regularization,
+            name="activation_regularization",
+        )([h, x])
     if tie_weights:
         if units != embedding_dim:
             x = keras.layers.Dense(embedding_dim, name="projection")(x)
@@ -155,7 +216,7 @@ def language_model_config(model):
         ValueError: `model` was not built by `build_language_model`.
     """
     names = {layer.name for layer in model.layers}
-    if not {"rnn", "embedding_dropout", "logits"} <= names or not (
+    if not {"rnn", "embedding_dropout", "output_dropout", "logits"} <= names or not (
         names & {"one_hot", "embedding"}
     ):
         raise ValueError(
@@ -166,22 +227,40 @@ def language_model_config(model):
     rnn = model.get_layer("rnn")
     if "one_hot" in names:
         vocab_size, embedding_dim = model.get_layer("one_hot").input_dim, None
-        tie_weights = False
+        embedding = None
     else:
         embedding = model.get_layer("embedding")
         vocab_size, embedding_dim = embedding.input_dim, embedding.output_dim
-        tie_weights = isinstance(embedding, keras.layers.ReversibleEmbedding)
+    regularization = (
+        model.get_layer("activation_regularization")
+        if "activation_regularization" in names
+        else ActivationRegularization()
+    )
+    input_dropout = model.get_layer("embedding_dropout")
     return {
         "vocab_size": vocab_size,
         "cell": rnn.cell,
         "units": rnn.units[0],
         "num_layers": len(rnn.units),
         "embedding_dim": embedding_dim,
-        "dropout": model.get_layer("embedding_dropout").rate,
+        "dropout": model.get_layer("output_dropout").rate,
         "recurrent_dropout": rnn.layer_kwargs.get("recurrent_dropout", 0.0),
-        "tie_weights": tie_weights,
+        # An untied model ends on its own Dense layer.
+        "tie_weights": not isinstance(model.get_layer("logits"), keras.layers.Dense),
         "residual": rnn.residual,
+        "input_dropout": input_dropout.rate,
+        "hidden_dropout": rnn.dropout,
+        "locked_dropout": isinstance(input_dropout, keras.layers.SpatialDropout1D),
+        "embedding_dropout": getattr(embedding, "rate", 0.0),
+        "weight_dropout": rnn.layer_kwargs.get("weight_dropout", 0.0),
+        "activation_regularization": regularization.alpha,
+        "temporal_activation_regularization": regularization.beta,
     }
+
+
+# What the inference twins leave out: training-only randomness. A cell with
+# `weight_dropout` would draw (and not use) a dropped W_hh at every call.
+INFERENCE = {"random_truncation": 0.0, "weight_dropout": 0.0}
 
 
 def compile_language_model(model, optimizer):
@@ -208,7 +287,7 @@ def generation_model(config, weights):
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        options = {**config, "stateful": False, "batch_size": None}
+        options = {**config, **INFERENCE, "stateful": False, "batch_size": None}
         model = build_language_model(
             **options, mask_zero=True, return_state=True, name="generator"
         )
@@ -260,8 +339,7 @@ def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256):
             f"stream of at least {rows + 1} tokens (rows={rows}), got shape "
             f"{token_ids.shape}."
         )
-    options = {**config, "stateful": True, "batch_size": rows}
-    options["random_truncation"] = 0.0
+    options = {**config, **INFERENCE, "stateful": True, "batch_size": rows}
     model = build_language_model(**options, name="stream_evaluator")
     model.set_weights(weights)
     model.compile(loss=masked_cross_entropy(pad_id=None))

@@ -10,6 +10,7 @@ import keras
 from garden.errors import UserError
 from garden.reports import replacing
 from garden.training import plots, run_record
+from garden.training.averaging import NonMonotonicTrigger, SwapAveragedWeights
 from garden.training.checkpoints import save_model
 from garden.training.distribute import fit_across_workers
 
@@ -245,6 +246,7 @@ def standard_callbacks(
     history=True,
     lr_decay=None,
     lr_decay_start=1,
+    nt_asgd=None,
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
@@ -264,11 +266,16 @@ def standard_callbacks(
         stateful: Add `ResetStatesEachEpoch` (truncated BPTT).
         tensorboard: Whether to write TensorBoard logs.
         ema: The optimizer averages the weights (`use_ema`): validate and
-            checkpoint the averaged weights (`keras.callbacks.SwapEMAWeights`).
+            checkpoint the averaged weights (`SwapAveragedWeights`, which a
+            resumed run continues correctly).
         history: Whether to write `history.csv`; a resumed run appends to it,
             a new one starts it afresh.
         lr_decay, lr_decay_start: The per-epoch decay of the learning rate
             (`EpochLearningRate`); with None the rate is only logged.
+        nt_asgd: The non-monotone interval n of NT-ASGD, or None: the
+            optimizer is a `garden.training.averaging.AveragedSGD`, whose
+            averaging `NonMonotonicTrigger` starts on `monitor`; from then on
+            validation and checkpoints use the average (as with `ema`).
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -277,22 +284,26 @@ def standard_callbacks(
     backup = os.path.join(run_dir, "backup")
     best = BestCheckpoint(os.path.join(run_dir, "best.keras"), monitor, mode)
     decisive = [best]
+    if nt_asgd is not None:
+        decisive.append(NonMonotonicTrigger(monitor, mode, interval=nt_asgd))
     if patience is not None:
         # The best weights come from best.keras (`fit_from_flags`), which a
         # resumed run has too; Keras's restore_best_weights would not.
         decisive.append(
             ResumableEarlyStopping(monitor=monitor, mode=mode, patience=patience)
         )
+    swap = []
+    if ema or nt_asgd is not None:
+        # First, so that the checkpoint after it saves the averaged weights.
+        swap = [SwapAveragedWeights(swap_on_epoch=True)]
     callbacks = [
+        *swap,
         # Before Resume: it reads the initial rate before a restore.
         EpochLearningRate(lr_decay, lr_decay_start),
         *decisive,
         TerminateOnNaN(),
-        Resume(backup, keep=decisive),
+        Resume(backup, keep=[*swap, *decisive]),
     ]
-    if ema:
-        # First, so that the checkpoint after it saves the averaged weights.
-        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     if stateful:
         callbacks.insert(0, ResetStatesEachEpoch())
     if history:

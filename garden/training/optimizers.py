@@ -6,6 +6,8 @@ so that one path serves every recipe, every KerasTuner trial and every resume.
 
 import keras
 
+from garden.training.averaging import AveragedSGD
+
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 
 
@@ -15,6 +17,7 @@ def make_optimizer(
     clip_norm=None,
     momentum=0.9,
     ema_momentum=None,
+    averaged=False,
 ):
     """A Keras optimizer by its lecture name.
 
@@ -28,6 +31,8 @@ def make_optimizer(
         ema_momentum: Keep an exponential moving average of the weights
             with this momentum (Keras's `use_ema`); the model ends training
             with the averaged weights. None for no averaging.
+        averaged: "sgd" only: a `garden.training.averaging.AveragedSGD`,
+            whose running mean of the iterates NT-ASGD's trigger starts.
 
     Returns:
         A `keras.optimizers.Optimizer`.
@@ -60,6 +65,15 @@ def make_optimizer(
                 f"float in (0, 1) or None, got {ema_momentum!r}."
             )
         options.update(use_ema=True, ema_momentum=ema_momentum)
+    if averaged:
+        if name != "sgd" or ema_momentum is not None:
+            raise ValueError(
+                "Received an invalid value for argument `averaged`: the "
+                "average of the iterates is SGD's (ASGD), without an "
+                f"exponential average; got optimizer {name!r}, ema_momentum "
+                f"{ema_momentum!r}."
+            )
+        return AveragedSGD(**options)
     if name == "sgd":
         return keras.optimizers.SGD(**options)
     if name == "momentum":

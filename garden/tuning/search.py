@@ -86,6 +86,36 @@ def recurrent_from_hp(hp, cells=("rnn", "gru", "lstm"), max_layers=3):
     }
 
 
+def awd_regularization_from_hp(hp, embeddings=True):
+    """AWD-LSTM's regularisers of a recurrent model from hyperparameters.
+
+    Locked dropout masks, DropConnect on the hidden-to-hidden weights,
+    whole-word embedding dropout (where there is an embedding matrix), and
+    the AR and TAR penalties, in ranges around Merity et al.'s settings
+    (weight dropout 0.5, embedding dropout 0.1, alpha 2, beta 1).
+
+    Args:
+        hp: `keras_tuner.HyperParameters`.
+        embeddings: Whether the model has an embedding matrix to drop from.
+
+    Returns:
+        A dict of `garden.models.build_language_model` arguments.
+    """
+    config = {
+        "locked_dropout": hp.Boolean("locked_dropout"),
+        "weight_dropout": hp.Float("weight_dropout", 0.0, 0.6, step=0.1),
+        "activation_regularization": hp.Choice(
+            "activation_regularization", [0.0, 1.0, 2.0]
+        ),
+        "temporal_activation_regularization": hp.Choice(
+            "temporal_activation_regularization", [0.0, 1.0, 2.0]
+        ),
+    }
+    if embeddings:
+        config["embedding_dropout"] = hp.Float("embedding_dropout", 0.0, 0.3, step=0.1)
+    return config
+
+
 def make_tuner(
     kind,
     hypermodel,

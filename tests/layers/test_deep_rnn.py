@@ -106,7 +106,14 @@ def test_layer_kwargs_reach_every_layer():
 def test_keras_file_round_trip(tmp_path):
     tokens = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(20, 6, mask_zero=True)(tokens)
-    x = DeepRNN(6, num_layers=2, dropout=0.3, residual=True, return_sequences=False)(x)
+    x = DeepRNN(
+        6,
+        num_layers=2,
+        dropout=0.3,
+        locked_dropout=True,
+        residual=True,
+        return_sequences=False,
+    )(x)
     model = keras.Model(tokens, keras.layers.Dense(2)(x))
     ids = np.array([[3, 4, 5, 0, 0], [7, 1, 2, 9, 11]], "int32")
     model.save(tmp_path / "deep.keras")
@@ -116,6 +123,7 @@ def test_keras_file_round_trip(tmp_path):
     )
     layer = model.layers[2]
     assert DeepRNN.from_config(layer.get_config()).get_config() == layer.get_config()
+    assert loaded.layers[2].locked_dropout
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
@@ -150,12 +158,21 @@ def test_bad_arguments():
         DeepRNN(4)(np.ones((2, 3), "float32"))
 
 
-def test_dropout_between_layers_acts_on_the_residual_sum():
+@pytest.mark.parametrize("locked", [False, True])
+def test_dropout_between_layers_acts_on_the_residual_sum(locked):
     """H^(1) + X (the first layer's shortcut, widths agree) is what is dropped
     on its way up, at rate p = 0.25, in training only, and not after the top.
     The top layer's weights are zero, so its output H^(2) = tanh(0) = 0 and the
-    stack returns its input, dropout(H^(1) + X), through the shortcut."""
-    deep = DeepRNN(4, num_layers=2, cell="rnn", residual=True, dropout=0.25)
+    stack returns its input, dropout(H^(1) + X), through the shortcut. Locked
+    dropout keeps a row's mask at every step; the plain one does not."""
+    deep = DeepRNN(
+        4,
+        num_layers=2,
+        cell="rnn",
+        residual=True,
+        dropout=0.25,
+        locked_dropout=locked,
+    )
     x = inputs(batch=8, features=4)
     deep(x)
     first, top = deep.recurrent_layers
@@ -166,6 +183,8 @@ def test_dropout_between_layers_acts_on_the_residual_sum():
     kept = got != 0.0
     assert 0.15 < (~kept).mean() < 0.35
     np.testing.assert_allclose(got[kept], below[kept] / 0.75, rtol=1e-5, atol=1e-6)
+    same_over_time = (kept == kept[:, :1]).all()
+    assert same_over_time == locked
 
 
 def test_mask_reaches_every_layer():

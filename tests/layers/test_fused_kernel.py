@@ -274,6 +274,26 @@ def test_the_fused_result_is_returned_and_carried(fused, family):
     assert_same_outputs(second, theirs(inputs()))
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_weight_dropout_hands_the_kernel_the_sequences_dropped_recurrent_kernel(
+    fused, family
+):
+    layer = LAYER_CLASSES[family](UNITS, weight_dropout=0.5, seed=3)
+    assert layer.fused_refusal() is None
+    layer(inputs())
+    fused[family].take()
+    dropped = np.asarray(layer.cell.recurrent_weights(training=True))
+    layer(inputs(), training=True)
+    (call,) = fused[family].take()
+    np.testing.assert_array_equal(call["recurrent_kernel"], dropped)
+    assert (dropped == 0.0).any()
+    layer(inputs(), training=False)
+    (call,) = fused[family].take()
+    np.testing.assert_array_equal(
+        call["recurrent_kernel"], np.asarray(layer.cell.recurrent_kernel)
+    )
+
+
 NEVER_FUSED = {
     "recurrent_dropout": {"recurrent_dropout": 0.2},
     "relu": {"activation": "relu"},

@@ -230,6 +230,7 @@ def test_get_config_round_trip(family):
         go_backwards=True,
         dropout=0.25,
         recurrent_dropout=0.1,
+        weight_dropout=0.3,
         kernel_regularizer="l2",
         **extra,
     )
@@ -237,6 +238,7 @@ def test_get_config_round_trip(family):
     clone = ours_class.from_config(config)
     assert clone.get_config() == config
     assert clone.cell.dropout == 0.25 and clone.go_backwards
+    assert clone.cell.weight_dropout == 0.3
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -316,6 +318,8 @@ def test_invalid_dropout(family):
         ours_class(4, dropout=1.5)
     with pytest.raises(ValueError, match="`recurrent_dropout`"):
         ours_class(4, recurrent_dropout=-0.1)
+    with pytest.raises(ValueError, match="`weight_dropout`"):
+        ours_class(4, weight_dropout=1.0)
 
 
 @pytest.mark.parametrize("family", ["simple_rnn", "gru", "lstm"])

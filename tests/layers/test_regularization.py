@@ -80,3 +80,28 @@ def test_activation_regularization_reaches_the_training_loss():
     trained = model.compute_loss(ids, y_true, model(ids, training=True))
     base = plain.compute_loss(ids, y_true, plain(ids, training=True))
     assert float(trained) - float(base) == pytest.approx(extra, rel=1e-4)
+
+
+def test_embedding_dropout_ties_to_the_whole_matrix():
+    layer = EmbeddingDropout(12, 4, rate=0.5, seed=1)
+    layer(np.array([[1, 2]]))
+    hidden = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    table = keras.ops.convert_to_numpy(layer.embeddings)
+    # Only the input side drops words: the tied output reads every row.
+    logits = layer(hidden, reverse=True, training=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(logits), hidden @ table.T, rtol=1e-5
+    )
+
+
+def test_embedding_dropout_keeps_the_padding_mask_in_training():
+    tokens = keras.Input((None,), dtype="int32")
+    # A rate this small never drops a word, but takes the dropping path.
+    embedded = EmbeddingDropout(10, 3, rate=1e-9, mask_zero=True, seed=0)(tokens)
+    model = keras.Model(tokens, keras.layers.GlobalAveragePooling1D()(embedded))
+    ids = np.array([[4, 5, 0, 0], [1, 2, 3, 9]])
+    table = keras.ops.convert_to_numpy(model.layers[1].embeddings)
+    want = [table[[4, 5]].mean(axis=0), table[[1, 2, 3, 9]].mean(axis=0)]
+    for training in (True, False):
+        got = keras.ops.convert_to_numpy(model(ids, training=training))
+        np.testing.assert_allclose(got, want, rtol=1e-5)

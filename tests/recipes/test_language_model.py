@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import pytest
 
+from garden.models import language_model_config
+from garden.training.averaging import AveragedSGD
 from recipes import language_model as recipe
 
 pytestmark = pytest.mark.skipif(
@@ -112,6 +114,14 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
         (["--temperature", "-1"], "--temperature"),
         (["--corpus", "ptb", "--level", "char"], "--level"),
         (["--data", "/no/such/dir"], "--data"),
+        (["--hidden-dropout", "0.2"], "--hidden-dropout: applies only with --num"),
+        (["--nt-asgd", "5"], "--nt-asgd: applies only with --optimizer sgd"),
+        (["--locked-dropout"], "--locked-dropout: applies only with a dropout"),
+        (["--embedding-dropout", "0.1"], "--embedding-dropout: needs --embedding"),
+        (["--weight-dropout", "0.2", "--tune"], "--weight-dropout: not with --tune"),
+        (["--ar", "2", "--tune"], "--ar: not with --tune"),
+        (["--optimizer", "sgd", "--nt-asgd", "5", "--tune"], "--nt-asgd: not with"),
+        (["--optimizer", "sgd", "--nt-asgd", "5", "--ema", "0.9"], "--ema: not with"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -119,6 +129,31 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_awd_regularisers_and_nt_asgd_train_and_are_read_back(tmp_path, capsys):
+    awd = {
+        "--dropout": "0.3", "--input-dropout": "0.4", "--hidden-dropout": "0.2",
+        "--embedding-dropout": "0.1", "--weight-dropout": "0.3", "--ar": "2",
+        "--tar": "1", "--nt-asgd": "1",
+    }  # fmt: skip
+    recipe.main(
+        [*SMALL, "--level", "word", "--embedding-dim", "16", "--tie-weights",
+         "--num-layers", "2", "--locked-dropout", "--optimizer", "sgd",
+         "--learning-rate", "1", "--clip-norm", "0.25", "--eval-rows", "4",
+         "--run-dir", str(tmp_path), *[item for pair in awd.items() for item in pair]]
+    )  # fmt: skip
+    (valid,) = perplexities(capsys.readouterr().out)
+    assert np.isfinite(valid)
+    best = keras.saving.load_model(tmp_path / "best.keras")
+    assert isinstance(best.optimizer, AveragedSGD)
+    config = language_model_config(best)
+    assert config["tie_weights"] and config["locked_dropout"]
+    assert [config[name] for name in (
+        "dropout", "input_dropout", "hidden_dropout", "embedding_dropout",
+        "weight_dropout", "activation_regularization",
+        "temporal_activation_regularization",
+    )] == [0.3, 0.4, 0.2, 0.1, 0.3, 2.0, 1.0]  # fmt: skip
 
 
 def test_evaluate_refuses_a_checkpoint_that_does_not_fit(tmp_path, capsys):

@@ -2,6 +2,7 @@ import keras
 import pytest
 
 from garden.training import OPTIMIZERS, make_optimizer
+from garden.training.averaging import AveragedSGD
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -43,3 +44,11 @@ def test_weight_averaging_momentum_is_checked():
     assert optimizer.use_ema and optimizer.ema_momentum == 0.99
     with pytest.raises(ValueError, match="ema_momentum"):
         make_optimizer("adam", 0.01, ema_momentum=1.0)
+
+
+def test_averaged_sgd_is_sgd_that_keeps_the_mean_of_its_iterates():
+    optimizer = make_optimizer("sgd", 0.5, clip_norm=1.0, averaged=True)
+    assert isinstance(optimizer, AveragedSGD) and optimizer.use_ema
+    assert (optimizer.learning_rate, optimizer.global_clipnorm) == (0.5, 1.0)
+    clone = AveragedSGD.from_config(optimizer.get_config())
+    assert clone.get_config() == optimizer.get_config()

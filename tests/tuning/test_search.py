@@ -1,9 +1,13 @@
+import inspect
+
 import keras
 import keras_tuner
 import numpy as np
 import pytest
 
+from garden.models import build_language_model
 from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp
+from garden.tuning.search import awd_regularization_from_hp
 
 X = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
 Y = (X.sum(axis=1, keepdims=True) > 0).astype("float32")
@@ -103,3 +107,17 @@ def test_learning_rate_range_depends_on_the_optimizer():
     hp.Fixed("clip_gradients", False)
     assert optimizer_from_hp(hp).global_clipnorm is None
     assert "clip_norm" not in hp.values or not hp.is_active("clip_norm")
+
+
+def test_awd_regularisers_are_searched_where_the_model_has_them():
+    hp = keras_tuner.HyperParameters()
+    config = awd_regularization_from_hp(hp)
+    assert set(config) == {
+        "locked_dropout", "weight_dropout", "embedding_dropout",
+        "activation_regularization", "temporal_activation_regularization",
+    }  # fmt: skip
+    assert set(config) <= set(inspect.signature(build_language_model).parameters)
+    # One-hot inputs (characters) have no embedding matrix to drop words from.
+    assert "embedding_dropout" not in awd_regularization_from_hp(
+        keras_tuner.HyperParameters(), embeddings=False
+    )
