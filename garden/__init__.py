@@ -2,15 +2,30 @@
 
 __version__ = "0.1.0"
 
-# Importing the modules that define Keras objects registers them with Keras, so
-# `keras.saving.load_model` opens any garden `.keras` file after `import garden`.
-from garden import layers, models  # noqa: E402, F401
-from garden.training import (  # noqa: E402, F401
-    metrics,
-    sampled_softmax,
-    sentiment_metrics,
-    tagging_metrics,
-)
+import os  # noqa: E402
+
+# Set by the `garden` command while it parses flags, so `--help` answers before
+# Keras and TensorFlow load; the command registers the objects itself afterwards.
+DEFER_KERAS_ENV = "GARDEN_DEFER_KERAS"
+
+
+def register_keras_objects():
+    """Imports the modules that define Keras objects, which registers them.
+
+    So `keras.saving.load_model` opens any garden `.keras` file after
+    `import garden`.
+    """
+    from garden import layers, models  # noqa: F401
+    from garden.training import (  # noqa: F401
+        metrics,
+        sampled_softmax,
+        sentiment_metrics,
+        tagging_metrics,
+    )
+
+
+if not os.environ.get(DEFER_KERAS_ENV):
+    register_keras_objects()
 
 
 def load(path):

@@ -4,10 +4,11 @@ import argparse
 import math
 import os
 
-from garden.training.distribute import STRATEGIES
-from garden.training.optimizers import OPTIMIZERS
-from garden.training.precision import PRECISIONS
-
+# Literal copies of the names in garden.training (tests/test_command.py checks they
+# match): this module parses flags before Keras is imported, so `--help` is quick.
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
 
 

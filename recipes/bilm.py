@@ -36,7 +36,7 @@ import os
 import keras
 import numpy as np
 
-from garden import cli, data
+from garden import data
 from garden.errors import UserError
 from garden.models.bilm import (
     DIRECTIONS,
@@ -55,67 +55,10 @@ from garden.training import (
 from garden.training.checkpoints import open_model, save_model
 from garden.training.run_record import log_metrics, recorded
 from garden.training.sampled_softmax import SampledSoftmaxModel
+from recipes.flags.bilm import parse_args
 
 # Not served on its own (`--export` is refused): TF Serving's config has no entry.
 SERVED = False
-
-
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0], name="bilm", epochs=1, batch_size=64, clip_norm=1.0
-    )
-    task = parser.add_argument_group("biLM")
-    task.add_argument("--embedding-dim", type=cli.positive_int, default=128)
-    task.add_argument("--units", type=cli.positive_int, default=256)
-    task.add_argument("--num-layers", type=cli.positive_int, default=2)
-    task.add_argument("--dropout", type=cli.rate, default=0.0)
-    task.add_argument(
-        "--max-tokens",
-        type=cli.positive_int,
-        default=20_000,
-        help="vocabulary size, reserved tokens included; the rest are <unk>",
-    )
-    task.add_argument("--num-steps", type=cli.positive_int, default=50)
-    task.add_argument(
-        "--sampled-softmax",
-        type=cli.positive_int,
-        default=None,
-        metavar="S",
-        help="train on a sampled softmax of S log-uniform draws per batch "
-        "(the softmax over the vocabulary is most of a step on a CPU); "
-        "validation and the reported perplexity use the full softmax",
-    )
-    task.add_argument(
-        "--steps-per-epoch",
-        type=cli.positive_int,
-        default=None,
-        help="epochs of this many batches, each drawn in a fresh random order "
-        "from all windows, so a long run is validated and checkpointed often",
-    )
-    cli.add_review_sample_flags(task, validation_size=500, test=False)
-    cli.add_evaluate_flag(
-        task, "report the held-out perplexity of this .keras biLM (same data flags)"
-    )
-    args = cli.parse(parser, argv)
-    if args.tune:
-        parser.error(
-            "argument --tune: the biLM has no search space (its size is set by "
-            "its flags; tune the downstream model instead)"
-        )
-    cli.check_review_sample(parser, args)
-    if args.max_tokens <= 4:
-        parser.error("argument --max-tokens: expected more than the 4 reserved tokens")
-    if args.sampled_softmax and args.sampled_softmax >= args.max_tokens:
-        parser.error(
-            "argument --sampled-softmax: expected fewer samples than --max-tokens "
-            f"({args.max_tokens}), got {args.sampled_softmax}"
-        )
-    if args.export:
-        parser.error(
-            "argument --export: the biLM is not served on its own; it is exported "
-            "inside the sentiment and SST models trained with --bilm"
-        )
-    return args
 
 
 def load_reviews(args):

@@ -11,14 +11,15 @@ then a sample continuation of a prompt.
     python -m recipes.demo --epochs 2
 """
 
-import argparse
 import math
 
 import keras
 import numpy as np
 
 from garden import data
+from garden.data.splits import split_time_machine
 from garden.layers import LSTM
+from recipes.flags.demo import parse_args
 
 
 def build_model(vocab_size, embedding_dim, units):
@@ -43,24 +44,15 @@ def greedy_continuation(model, tokenizer, vocabulary, prompt, length):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--data", help="path of timemachine.txt (default: $GARDEN_DATA)"
-    )
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-steps", type=int, default=32)
-    parser.add_argument("--units", type=int, default=256)
-    args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "num_steps", "units"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer")
+    run(parse_args(argv))
 
+
+def run(args):
     keras.utils.set_random_seed(0)
     text = data.load_time_machine(path=args.data)
     tokenizer = data.CharacterTokenizer()
-    split = int(0.9 * len(text))
-    train_text, valid_text = text[:split], text[split:]
+    splits = split_time_machine(text)
+    train_text, valid_text = splits["train"], splits["valid"]
     vocabulary = data.Vocabulary(tokenizer.tokenize(train_text))
     train_ids = data.token_stream([train_text], tokenizer, vocabulary)
     valid_ids = data.token_stream([valid_text], tokenizer, vocabulary)

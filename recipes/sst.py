@@ -30,12 +30,10 @@ and 87.5% binary root accuracy on the test split (about 6 minutes on a
 import keras
 import numpy as np
 
-from garden import cli, data
+from garden import data
 from garden.export.sst import export_sst_model
 from garden.models.bilm import load_bilm, map_vocabulary
 from garden.models.tree import (
-    SST_MODELS,
-    TREE_MODELS,
     build_sst_model,
     compile_sst_model,
     encode_phrases,
@@ -65,6 +63,7 @@ from garden.training.sentiment_metrics import (
     sentiment_scores,
 )
 from garden.tuning import searched_or_flagged_model
+from recipes.flags.sst import parse_args
 
 # SST's Penn Treebank tokens that the biLM's review tokenizer writes otherwise.
 # That tokenizer splits every punctuation mark off ("it ' s", "can ' t"), so
@@ -80,73 +79,6 @@ PTB_ALIASES = {
 }  # fmt: skip
 # SST's labels 0 to 4, as the confusion matrices name them.
 SENTIMENT_NAMES = ("very negative", "negative", "neutral", "positive", "very positive")
-
-
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0],
-        name="sst",
-        epochs=15,
-        batch_size=25,
-        learning_rate=2e-3,
-        patience=4,
-    )
-    task = parser.add_argument_group("sst")
-    task.add_argument("--model", choices=SST_MODELS, default="treelstm")
-    task.add_argument("--units", type=cli.positive_int, default=150)
-    task.add_argument(
-        "--embedding-dim",
-        type=cli.positive_int,
-        default=None,
-        help="default: --units for random embeddings, 50 (the only choice) for GloVe",
-    )
-    task.add_argument("--embeddings", choices=("random", "glove"), default="glove")
-    task.add_argument("--freeze-embeddings", action="store_true")
-    task.add_argument(
-        "--bilm",
-        metavar="PATH",
-        type=cli.bilm_file,
-        default=None,
-        help="bilstm: a biLM .keras file from recipes.bilm; its mixed layers "
-        "(ELMo) join the word vectors",
-    )
-    task.add_argument("--dropout", type=cli.rate, default=0.5)
-    task.add_argument(
-        "--schedule",
-        choices=("compact", "dense"),
-        default="compact",
-        help="tree models: compose only each level's nodes, or every node (XLA)",
-    )
-    task.add_argument(
-        "--max-train-trees",
-        type=cli.positive_int,
-        default=None,
-        help="train on N training trees (and as many dev trees) drawn with "
-        "--seed; the files are ordered by sentiment, so not the first N",
-    )
-    task.add_argument(
-        "--max-test-trees",
-        type=cli.positive_int,
-        default=None,
-        help="evaluate on N test trees drawn with --seed",
-    )
-    cli.add_evaluate_flag(task)
-    args = cli.parse(parser, argv)
-    cli.only_with(
-        parser,
-        args,
-        ["--schedule"],
-        args.model != "bilstm",
-        "a tree model (--model " + " or ".join(TREE_MODELS) + ")",
-    )
-    glove_dim = data.embeddings.GLOVE_DIMENSION
-    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
-        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
-    if args.embedding_dim is None:
-        args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
-    if args.bilm and args.model != "bilstm":
-        parser.error("argument --bilm: only for --model bilstm")
-    return args
 
 
 def load_trees(args):

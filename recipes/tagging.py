@@ -38,7 +38,7 @@ import time
 import keras
 import numpy as np
 
-from garden import cli, data
+from garden import data
 from garden.data import punctuation
 from garden.export.tagger import export_tagger
 from garden.models.tagger import (
@@ -64,43 +64,7 @@ from garden.training.run_record import (
 )
 from garden.training.tagging_metrics import scores_table, tagging_scores
 from garden.tuning import recurrent_from_hp, searched_or_flagged_model
-
-
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0], name="tagging", epochs=3, batch_size=64
-    )
-    task = parser.add_argument_group("tagging")
-    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru")
-    task.add_argument(
-        "--unidirectional",
-        action="store_true",
-        help="left-to-right layers only (the comparison for the bidirectional model)",
-    )
-    task.add_argument("--units", type=cli.positive_int, default=256)
-    task.add_argument("--num-layers", type=cli.positive_int, default=1)
-    task.add_argument("--embedding-dim", type=cli.positive_int, default=100)
-    task.add_argument("--dropout", type=cli.rate, default=0.2)
-    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
-    task.add_argument("--min-freq", type=cli.positive_int, default=5)
-    task.add_argument(
-        "--window",
-        type=cli.positive_int,
-        default=punctuation.PUNCTUATION_WINDOW,
-        help="words per window: longer texts are tagged in consecutive windows",
-    )
-    cli.add_review_sample_flags(task, validation_size=2500)
-    task.add_argument(
-        "--punctuate",
-        metavar="TEXT",
-        action="append",
-        default=[],
-        help="punctuate this text after training (repeatable)",
-    )
-    cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
-    args = cli.parse(parser, argv)
-    cli.check_review_sample(parser, args)
-    return args
+from recipes.flags.tagging import parse_args
 
 
 def sample(texts, size, seed):

@@ -21,7 +21,6 @@ export a SavedModel that takes English text and returns French.
     python -m recipes.translation --cell lstm --no-attention --reverse-source
 """
 
-import argparse
 import os
 import re
 import time
@@ -30,7 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from garden import cli, data
+from garden import data
+from garden.data.splits import split_pairs
 from garden.export.translation import export_translation_model, output_length_limit
 from garden.models.seq2seq import (
     build_seq2seq,
@@ -56,104 +56,9 @@ from garden.training.run_record import (
     recorded,
 )
 from garden.tuning import searched_or_flagged_model
+from recipes.flags.translation import parse_args
 
 SPLITS = ("train", "valid", "test")
-
-
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0],
-        name="translation",
-        epochs=4,
-        batch_size=64,
-        clip_norm=1.0,
-    )
-    task = parser.add_argument_group("translation")
-    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru")
-    task.add_argument("--units", type=cli.positive_int, default=256)
-    task.add_argument("--num-layers", type=cli.positive_int, default=2)
-    task.add_argument("--embedding-dim", type=cli.positive_int, default=256)
-    task.add_argument("--dropout", type=cli.rate, default=0.2)
-    task.add_argument(
-        "--attention",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="additive attention over the encoder outputs",
-    )
-    task.add_argument(
-        "--reverse-source", action="store_true", help="read the source backwards"
-    )
-    task.add_argument("--min-freq", type=cli.positive_int, default=2)
-    task.add_argument(
-        "--max-length",
-        type=cli.positive_int,
-        default=30,
-        help="train and validate on pairs of at most this many tokens a side",
-    )
-    task.add_argument("--test-size", type=cli.positive_int, default=5000)
-    task.add_argument("--validation-size", type=cli.positive_int, default=5000)
-    task.add_argument(
-        "--split-seed",
-        type=int,
-        default=0,
-        help="seed of the train/validation/test split (not --seed)",
-    )
-    task.add_argument(
-        "--max-train-pairs",
-        type=cli.positive_int,
-        default=None,
-        help="train on the first this many training pairs of the split",
-    )
-    task.add_argument("--beam-width", type=cli.bounded_int(16), default=4)
-    task.add_argument("--length-penalty", type=cli.positive_float, default=1.0)
-    task.add_argument(
-        "--translations",
-        metavar="FILE",
-        default=None,
-        help="test translations (TSV); default RUN_DIR/translations.tsv",
-    )
-    task.add_argument(
-        "--translate",
-        metavar="TEXT",
-        action="append",
-        default=[],
-        help="translate this English text after training (repeatable)",
-    )
-    cli.add_evaluate_flag(task)
-    args = cli.parse(parser, argv)
-    if args.max_length < 2:
-        parser.error("argument --max-length: expected at least 2 tokens")
-    return args
-
-
-def split_pairs(pairs, test_size, validation_size, seed):
-    """Train, validation and test pairs, split by English sentence.
-
-    The distinct English sentences are shuffled with `seed`; the first ones
-    take the test split until it holds at least `test_size` pairs, the next
-    ones the validation split, the rest train. All pairs of one sentence stay
-    together, in file order.
-    """
-    sources = sorted({source for source, _ in pairs})
-    order = np.random.default_rng(seed).permutation(len(sources))
-    by_source = {}
-    for pair in pairs:
-        by_source.setdefault(pair[0], []).append(pair)
-    splits = {name: [] for name in SPLITS}
-    for index in order:
-        group = by_source[sources[index]]
-        if len(splits["test"]) < test_size:
-            splits["test"].extend(group)
-        elif len(splits["valid"]) < validation_size:
-            splits["valid"].extend(group)
-        else:
-            splits["train"].extend(group)
-    if not splits["train"]:
-        raise ValueError(
-            f"No training pairs are left after a test split of {test_size} and a "
-            f"validation split of {validation_size} out of {len(pairs)} pairs."
-        )
-    return splits
 
 
 def model_config(args, source_vocabulary, target_vocabulary):
@@ -249,11 +154,13 @@ class Translator:
         tokens = self.tokenizer.tokenize(text)
         return self.source_vocabulary.encode(tokens) + [self.source_vocabulary.eos_id]
 
-    def __call__(self, texts, beam_width, batch_size=128):
-        """The translations of `texts`, in order (sources sorted by length)."""
+    def __call__(self, texts, beam_width, batch_size=128, verbose=0):
+        """The translations of `texts`, in order (sources sorted by length);
+        `verbose` as Keras's: a progress bar over the sentences."""
         sources = [self._source_ids(text) for text in texts]
         order = np.argsort([len(ids) for ids in sources], kind="stable")
         outputs = [None] * len(texts)
+        progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             longest = max(len(sources[row]) for row in rows)
@@ -268,6 +175,7 @@ class Translator:
             for line, row in enumerate(rows):
                 kept = ids[line, : int(lengths[line])].numpy().tolist()
                 outputs[row] = detokenize(self.target_vocabulary.decode(kept))
+            progress.add(len(rows))
         return outputs
 
     def attention(self, texts):
@@ -324,7 +232,7 @@ def report_test(args, translator, pairs):
     results = {}
     for name, width in (("greedy", 1), (f"beam {args.beam_width}", args.beam_width)):
         start = time.time()
-        hypotheses = translator(sources, width)
+        hypotheses = translator(sources, width, verbose=args.verbose)
         score, signature = corpus_bleu(hypotheses, references)
         log_metrics("test", **{f"bleu_{name.replace(' ', '_')}": score})
         results[name] = hypotheses

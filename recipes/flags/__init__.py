@@ -1,0 +1,15 @@
+"""Each recipe's flags, in modules that import no Keras or TensorFlow.
+
+The `garden` command parses a recipe's flags (and answers `--help`) before it
+pays for those imports; the recipe module re-exports its `parse_args`.
+"""
+
+# Names and sizes the flags offer, copied from the garden modules that own them
+# (whose imports load TensorFlow); tests/test_command.py checks they match.
+MAX_LENGTH_LIMIT = 1_000  # garden.export.limits
+CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")  # garden.models.classifiers
+BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")  # garden.models.classifiers
+TREE_MODELS = ("treernn", "treelstm")  # garden.models.tree
+SST_MODELS = (*TREE_MODELS, "bilstm")  # garden.models.tree
+GLOVE_DIMENSION = 50  # garden.data.embeddings
+PUNCTUATION_WINDOW = 200  # garden.data.punctuation

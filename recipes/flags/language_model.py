@@ -1,0 +1,203 @@
+"""Recurrent language models on The Time Machine and the Penn Treebank.
+
+The flags of `recipes.language_model` (the parser's description is the line above).
+"""
+
+from garden import cli
+from recipes.flags import MAX_LENGTH_LIMIT
+
+BPTT_MODES = ("full", "truncated", "randomized")
+# The flags of what `awd_regularization_from_hp` searches.
+SEARCHED_REGULARISERS = (
+    "--locked-dropout",
+    "--embedding-dropout",
+    "--weight-dropout",
+    "--ar",
+    "--tar",
+)
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="language_model", epochs=10
+    )
+    task = parser.add_argument_group("language model")
+    task.add_argument("--corpus", choices=("timemachine", "ptb"), default="ptb")
+    task.add_argument(
+        "--level",
+        choices=("char", "word"),
+        default=None,
+        help="default: char for timemachine, word for ptb",
+    )
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
+    task.add_argument("--units", type=cli.positive_int, default=200)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=None,
+        help="0 for one-hot inputs; default 200 for words, one-hot for characters",
+    )
+    task.add_argument(
+        "--dropout",
+        type=cli.rate,
+        default=0.0,
+        help="dropout on the top layer's output, and on the embeddings and "
+        "between layers unless --input-dropout / --hidden-dropout say otherwise",
+    )
+    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    awd = parser.add_argument_group(
+        "AWD-LSTM regularisation and NT-ASGD (Merity et al., 2017)"
+    )
+    awd.add_argument(
+        "--input-dropout",
+        type=cli.rate,
+        default=None,
+        help="dropout on the embeddings (AWD's dropouti); default --dropout",
+    )
+    awd.add_argument(
+        "--hidden-dropout",
+        type=cli.rate,
+        default=None,
+        help="dropout between recurrent layers (dropouth); default --dropout",
+    )
+    awd.add_argument(
+        "--locked-dropout",
+        action="store_true",
+        help="--dropout, --input-dropout and --hidden-dropout draw one mask "
+        "per sequence, kept at every step (variational / locked dropout)",
+    )
+    awd.add_argument(
+        "--embedding-dropout",
+        type=cli.rate,
+        default=0.0,
+        help="probability of dropping a word's whole embedding (dropoute)",
+    )
+    awd.add_argument(
+        "--weight-dropout",
+        type=cli.rate,
+        default=0.0,
+        help="DropConnect on the hidden-to-hidden weights (wdrop): one mask on "
+        "every layer's recurrent kernel per batch",
+    )
+    awd.add_argument(
+        "--ar",
+        metavar="ALPHA",
+        type=cli.positive_float,
+        default=None,
+        help="activation regularisation: add ALPHA times the mean square of "
+        "the top layer's dropped outputs to the loss",
+    )
+    awd.add_argument(
+        "--tar",
+        metavar="BETA",
+        type=cli.positive_float,
+        default=None,
+        help="temporal activation regularisation: add BETA times the mean "
+        "square change of the top layer's outputs from step to step",
+    )
+    awd.add_argument(
+        "--nt-asgd",
+        metavar="N",
+        type=cli.positive_int,
+        default=None,
+        help="with --optimizer sgd: average the iterates once validation has not "
+        "beaten the best of the epochs more than N checks ago (NT-ASGD; paper: "
+        "5), and validate, checkpoint and export the average",
+    )
+    task.add_argument(
+        "--ema",
+        metavar="MOMENTUM",
+        type=cli.rate,
+        default=None,
+        help="validate, checkpoint and keep an exponential moving average of "
+        "the weights with this momentum (e.g. 0.999)",
+    )
+    task.add_argument("--tie-weights", action="store_true")
+    task.add_argument("--residual", action="store_true")
+    task.add_argument("--bptt", choices=BPTT_MODES, default="truncated")
+    task.add_argument("--num-steps", type=cli.positive_int, default=35)
+    task.add_argument("--truncation-probability", type=cli.rate, default=0.1)
+    task.add_argument(
+        "--ngram-orders",
+        type=cli.positive_int,
+        nargs="*",
+        default=[],
+        help="n-gram baselines to score on the same streams (e.g. 2 3 4 5)",
+    )
+    task.add_argument(
+        "--eval-rows",
+        type=cli.positive_int,
+        default=1,
+        help="rows the validation and test streams are cut into when scored "
+        "(1: every token after the first sees all the text before it, as the "
+        "n-gram models do; more is faster, each row starting from a zero state)",
+    )
+    cli.add_evaluate_flag(
+        task,
+        "score this .keras checkpoint on the streams (its architecture is "
+        "read from the checkpoint; the data flags must be those it was "
+        "trained with)",
+    )
+    task.add_argument("--prompt", default=None, help="text to continue")
+    task.add_argument(
+        "--max-length", type=cli.bounded_int(MAX_LENGTH_LIMIT), default=50
+    )
+    task.add_argument("--temperature", type=cli.positive_float, default=0.8)
+    task.add_argument("--top-k", type=cli.positive_int, default=10)
+    task.add_argument("--top-p", type=cli.positive_float, default=0.9)
+    args = cli.parse(parser, argv)
+    cli.only_with(
+        parser,
+        args,
+        ["--truncation-probability"],
+        args.bptt == "randomized",
+        "--bptt randomized",
+    )
+    cli.only_with(parser, args, ["--top-k", "--top-p"], args.prompt, "--prompt")
+    cli.only_with(
+        parser,
+        args,
+        ["--max-length", "--temperature"],
+        args.prompt or args.export,
+        "--prompt or --export (the exported warmup continuations)",
+    )
+    cli.only_with(
+        parser,
+        args,
+        ["--residual", "--hidden-dropout"],
+        args.num_layers > 1,
+        "--num-layers 2 or more",
+    )
+    cli.only_with(
+        parser, args, ["--nt-asgd"], args.optimizer == "sgd", "--optimizer sgd"
+    )
+    cli.only_with(
+        parser,
+        args,
+        ["--locked-dropout"],
+        args.dropout or args.input_dropout or args.hidden_dropout,
+        "a dropout rate (--dropout, --input-dropout or --hidden-dropout)",
+    )
+    if args.level is None:
+        args.level = "char" if args.corpus == "timemachine" else "word"
+    # The search picks the optimizer and the regularisers itself.
+    for flag in ("--ema", "--nt-asgd", *SEARCHED_REGULARISERS):
+        if args.tune and getattr(args, flag[2:].replace("-", "_")):
+            parser.error(f"argument {flag}: not with --tune (the search picks it)")
+    if args.ema and args.nt_asgd:
+        parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
+    if args.corpus == "ptb" and args.level == "char":
+        parser.error("argument --level: ptb is a word-level corpus, use --level word")
+    if args.embedding_dim is None:
+        args.embedding_dim = 0 if args.level == "char" else 200
+    if args.embedding_dim < 0:
+        parser.error("argument --embedding-dim: expected 0 (one-hot) or more")
+    for flag in ("--tie-weights", "--embedding-dropout"):
+        if getattr(args, flag[2:].replace("-", "_")) and args.embedding_dim == 0:
+            parser.error(f"argument {flag}: needs --embedding-dim > 0")
+    if args.top_p > 1:
+        parser.error("argument --top-p: expected a number in (0, 1]")
+    if args.prompt is not None and not args.prompt.strip():
+        parser.error("argument --prompt: expected a non-empty text")
+    return args

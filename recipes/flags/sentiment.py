@@ -1,0 +1,131 @@
+"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
+
+The flags of `recipes.sentiment` (the parser's description is the line above).
+"""
+
+import os
+
+from garden import cli
+from recipes.flags import BAG_OF_WORDS_MODES, CLASSIFIERS, GLOVE_DIMENSION
+
+DEFAULT_DROPOUT = {"bow": 0.0, "nbsvm": 0.0, "birnn": 0.2, "textcnn": 0.5}
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="sentiment", epochs=5, batch_size=64
+    )
+    task = parser.add_argument_group("sentiment")
+    task.add_argument("--model", choices=CLASSIFIERS, default="birnn")
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
+    task.add_argument("--units", type=cli.positive_int, default=100)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument(
+        "--embedding-dim",
+        type=cli.positive_int,
+        default=None,
+        help="default: 100 for random embeddings, 50 (the only choice) for GloVe",
+    )
+    task.add_argument(
+        "--embeddings",
+        default="random",
+        metavar="{random,glove,FILE}",
+        help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
+        "file (e.g. from recipes.word_vectors)",
+    )
+    task.add_argument("--freeze-embeddings", action="store_true")
+    task.add_argument(
+        "--bilm",
+        metavar="PATH",
+        type=cli.bilm_file,
+        default=None,
+        help="birnn: a biLM .keras file from recipes.bilm; its mixed layers (ELMo) "
+        "join the word vectors",
+    )
+    task.add_argument(
+        "--multichannel",
+        action="store_true",
+        help="textcnn: a frozen and a fine-tuned embedding channel",
+    )
+    task.add_argument("--filters", type=cli.positive_int, default=100)
+    task.add_argument(
+        "--dropout", type=cli.rate, default=None, help="default: 0.5 textcnn, 0.2 birnn"
+    )
+    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--bag",
+        choices=BAG_OF_WORDS_MODES,
+        default="multi_hot",
+        help="bow: the features of the logistic regression",
+    )
+    task.add_argument(
+        "--bigram-min-count",
+        type=cli.positive_int,
+        default=2,
+        help="nbsvm: keep the bigrams seen at least this often in training",
+    )
+    task.add_argument("--min-freq", type=cli.positive_int, default=5)
+    task.add_argument("--max-length", type=cli.positive_int, default=500)
+    task.add_argument(
+        "--bucket", action="store_true", help="batch reviews of similar length"
+    )
+    cli.add_review_sample_flags(task, validation_size=2500)
+    task.add_argument(
+        "--predictions",
+        metavar="FILE",
+        default=None,
+        help="per-review test predictions (TSV); default RUN_DIR/predictions.tsv",
+    )
+    task.add_argument(
+        "--predict",
+        metavar="TEXT",
+        action="append",
+        default=[],
+        help="classify this text after training (repeatable)",
+    )
+    cli.add_evaluate_flag(task)
+    args = cli.parse(parser, argv)
+    # Each model's options, refused with another model rather than ignored.
+    for flags, models in (
+        (["--cell", "--units", "--num-layers", "--recurrent-dropout"], ["birnn"]),
+        (["--filters", "--multichannel"], ["textcnn"]),
+        (["--bag"], ["bow"]),
+        (["--bigram-min-count"], ["nbsvm"]),
+        (["--dropout"], ["birnn", "textcnn", "nbsvm"]),
+        (
+            ["--embeddings", "--embedding-dim", "--freeze-embeddings"],
+            ["birnn", "textcnn"],
+        ),
+    ):
+        cli.only_with(
+            parser, args, flags, args.model in models, "--model " + " or ".join(models)
+        )
+    if args.dropout is None:
+        args.dropout = DEFAULT_DROPOUT[args.model]
+    pretrained_dim = None
+    if args.embeddings == "glove":
+        pretrained_dim = GLOVE_DIMENSION
+    elif args.embeddings != "random":
+        if not os.path.isfile(args.embeddings):
+            parser.error(
+                "argument --embeddings: expected random, glove or a word2vec text "
+                f"file, got {args.embeddings!r} (not a file)"
+            )
+        # Here only: the garden's data package loads TensorFlow.
+        from garden.data.embeddings import word_vectors_dimension
+
+        try:
+            pretrained_dim = word_vectors_dimension(args.embeddings)
+        except (ValueError, UnicodeDecodeError) as error:
+            parser.error(f"argument --embeddings: {error}")
+    if pretrained_dim and args.embedding_dim not in (None, pretrained_dim):
+        parser.error(
+            f"argument --embedding-dim: the {args.embeddings} vectors have "
+            f"{pretrained_dim}"
+        )
+    if args.embedding_dim is None:
+        args.embedding_dim = pretrained_dim or 100
+    if args.bilm and args.model != "birnn":
+        parser.error("argument --bilm: only for --model birnn")
+    cli.check_review_sample(parser, args)
+    return args

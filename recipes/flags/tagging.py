@@ -1,0 +1,44 @@
+"""Punctuation restoration on IMDb: a BiGRU or BiLSTM tags every word with its mark.
+
+The flags of `recipes.tagging` (the parser's description is the line above).
+"""
+
+from garden import cli
+from recipes.flags import PUNCTUATION_WINDOW
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="tagging", epochs=3, batch_size=64
+    )
+    task = parser.add_argument_group("tagging")
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru")
+    task.add_argument(
+        "--unidirectional",
+        action="store_true",
+        help="left-to-right layers only (the comparison for the bidirectional model)",
+    )
+    task.add_argument("--units", type=cli.positive_int, default=256)
+    task.add_argument("--num-layers", type=cli.positive_int, default=1)
+    task.add_argument("--embedding-dim", type=cli.positive_int, default=100)
+    task.add_argument("--dropout", type=cli.rate, default=0.2)
+    task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument("--min-freq", type=cli.positive_int, default=5)
+    task.add_argument(
+        "--window",
+        type=cli.positive_int,
+        default=PUNCTUATION_WINDOW,
+        help="words per window: longer texts are tagged in consecutive windows",
+    )
+    cli.add_review_sample_flags(task, validation_size=2500)
+    task.add_argument(
+        "--punctuate",
+        metavar="TEXT",
+        action="append",
+        default=[],
+        help="punctuate this text after training (repeatable)",
+    )
+    cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
+    args = cli.parse(parser, argv)
+    cli.check_review_sample(parser, args)
+    return args

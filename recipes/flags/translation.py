@@ -1,0 +1,74 @@
+"""English-to-French translation: encoder-decoder, attention, beam search, BLEU.
+
+The flags of `recipes.translation` (the parser's description is the line above).
+"""
+
+import argparse
+
+from garden import cli
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0],
+        name="translation",
+        epochs=4,
+        batch_size=64,
+        clip_norm=1.0,
+    )
+    task = parser.add_argument_group("translation")
+    task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru")
+    task.add_argument("--units", type=cli.positive_int, default=256)
+    task.add_argument("--num-layers", type=cli.positive_int, default=2)
+    task.add_argument("--embedding-dim", type=cli.positive_int, default=256)
+    task.add_argument("--dropout", type=cli.rate, default=0.2)
+    task.add_argument(
+        "--attention",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="additive attention over the encoder outputs",
+    )
+    task.add_argument(
+        "--reverse-source", action="store_true", help="read the source backwards"
+    )
+    task.add_argument("--min-freq", type=cli.positive_int, default=2)
+    task.add_argument(
+        "--max-length",
+        type=cli.positive_int,
+        default=30,
+        help="train and validate on pairs of at most this many tokens a side",
+    )
+    task.add_argument("--test-size", type=cli.positive_int, default=5000)
+    task.add_argument("--validation-size", type=cli.positive_int, default=5000)
+    task.add_argument(
+        "--split-seed",
+        type=int,
+        default=0,
+        help="seed of the train/validation/test split (not --seed)",
+    )
+    task.add_argument(
+        "--max-train-pairs",
+        type=cli.positive_int,
+        default=None,
+        help="train on the first this many training pairs of the split",
+    )
+    task.add_argument("--beam-width", type=cli.bounded_int(16), default=4)
+    task.add_argument("--length-penalty", type=cli.positive_float, default=1.0)
+    task.add_argument(
+        "--translations",
+        metavar="FILE",
+        default=None,
+        help="test translations (TSV); default RUN_DIR/translations.tsv",
+    )
+    task.add_argument(
+        "--translate",
+        metavar="TEXT",
+        action="append",
+        default=[],
+        help="translate this English text after training (repeatable)",
+    )
+    cli.add_evaluate_flag(task)
+    args = cli.parse(parser, argv)
+    if args.max_length < 2:
+        parser.error("argument --max-length: expected at least 2 tokens")
+    return args
