@@ -52,6 +52,7 @@ from garden.training import (
     is_chief,
     load_best,
     optimizer_from_flags,
+    plots,
     set_precision,
     strategy_from_flags,
 )
@@ -237,8 +238,7 @@ def report_test(args, model, tokenizer, vocabulary, texts, labels):
     )
     predicted = (probabilities >= 0.5).astype("int64")
     labels = np.asarray(labels, "int64")
-    confusion = np.zeros((2, 2), "int64")
-    np.add.at(confusion, (labels, predicted), 1)
+    confusion = plots.confusion_matrix(labels, predicted, len(CLASS_NAMES))
     log_metrics("test", accuracy=np.mean(predicted == labels), reviews=len(labels))
     print(
         f"\nTest accuracy: {np.mean(predicted == labels):.4f} "
@@ -251,6 +251,8 @@ def report_test(args, model, tokenizer, vocabulary, texts, labels):
     path = args.predictions or os.path.join(args.run_dir, "predictions.tsv")
     write_predictions(path, labels, probabilities)
     print(f"Predictions: {path}")
+    figure = plots.confusion_figure(confusion, CLASS_NAMES, f"IMDb test, {args.model}")
+    print(f"Confusion matrix: {plots.write_figure(figure, args.run_dir, 'confusion')}")
 
 
 def show_predictions(args, model, tokenizer, vocabulary):

@@ -46,6 +46,7 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
+    plots,
     set_precision,
     strategy_from_flags,
 )
@@ -56,7 +57,11 @@ from garden.training.run_record import (
     log_metrics,
     recorded,
 )
-from garden.training.sentiment_metrics import sentiment_scores
+from garden.training.sentiment_metrics import (
+    NEUTRAL,
+    binary_predictions,
+    sentiment_scores,
+)
 from garden.tuning import searched_or_flagged_model
 from recipes.flags.sst import parse_args
 
@@ -72,6 +77,8 @@ PTB_ALIASES = {
     "'ll": "will", "'ve": "have", "'m": "am", "'d": "would",
     "mr.": "mr", "mrs.": "mrs", "ms.": "ms", "dr.": "dr",
 }  # fmt: skip
+# SST's labels 0 to 4, as the confusion matrices name them.
+SENTIMENT_NAMES = ("very negative", "negative", "neutral", "positive", "very positive")
 
 
 def load_trees(args):
@@ -168,9 +175,9 @@ def report_test(args, model, trees, vocabulary):
         nodes = np.split(flat, np.cumsum([len(row) for row in labels])[:-1])
     else:
         nodes = predict_nodes(model, trees, vocabulary, args.batch_size * 4)
-    roots = sentiment_scores(
-        [row[-1] for row in labels], np.stack([p[-1] for p in nodes])
-    )
+    root_labels = np.array([row[-1] for row in labels])
+    root_probabilities = np.stack([p[-1] for p in nodes])
+    roots = sentiment_scores(root_labels, root_probabilities)
     every = sentiment_scores(np.concatenate(labels), np.concatenate(nodes))
     log_metrics(
         "test",
@@ -187,7 +194,24 @@ def report_test(args, model, trees, vocabulary):
         f"({roots['binary_count']:,} non-neutral sentences)\n"
         f"  all-node accuracy:          {every['fine_grained']:.4f}"
     )
+    write_confusions(args, root_labels, root_probabilities)
     return roots, every
+
+
+def write_confusions(args, labels, probabilities):
+    """The test roots' confusion matrices: fine-grained, and binary as scored."""
+    fine = plots.confusion_matrix(labels, np.argmax(probabilities, -1), 5)
+    polar = labels != NEUTRAL
+    binary = plots.confusion_matrix(
+        labels[polar] > NEUTRAL, binary_predictions(probabilities[polar]), 2
+    )
+    for name, matrix, classes in (
+        ("confusion_root", fine, SENTIMENT_NAMES),
+        ("confusion_root_binary", binary, ("negative", "positive")),
+    ):
+        title = f"SST test roots, {len(classes)} classes, {args.model}"
+        figure = plots.confusion_figure(matrix, classes, title)
+        print(f"Confusion matrix: {plots.write_figure(figure, args.run_dir, name)}")
 
 
 def main(argv=None):

@@ -51,6 +51,7 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
+    plots,
     set_precision,
     strategy_from_flags,
 )
@@ -161,6 +162,10 @@ def report_test(args, model, vocabulary, texts):
         f"{np.mean(labels == predicted):.4f} ({time.time() - start:.0f} s)\n"
     )
     print(scores_table(scores))
+    names = ("no mark", *punctuation.PUNCTUATION_LABELS[1:])
+    matrix = plots.confusion_matrix(labels, predicted, len(names))
+    figure = plots.confusion_figure(matrix, names, "Punctuation of IMDb test words")
+    print(f"Confusion matrix: {plots.write_figure(figure, args.run_dir, 'confusion')}")
     return scores
 
 

@@ -43,6 +43,7 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
+    plots,
     set_precision,
     strategy_from_flags,
 )
@@ -149,14 +150,14 @@ class Translator:
             eos_id=self.target_vocabulary.eos_id,
         )
 
+    def _source_ids(self, text):
+        tokens = self.tokenizer.tokenize(text)
+        return self.source_vocabulary.encode(tokens) + [self.source_vocabulary.eos_id]
+
     def __call__(self, texts, beam_width, batch_size=128, verbose=0):
         """The translations of `texts`, in order (sources sorted by length);
         `verbose` as Keras's: a progress bar over the sentences."""
-        eos = self.source_vocabulary.eos_id
-        sources = [
-            self.source_vocabulary.encode(self.tokenizer.tokenize(text)) + [eos]
-            for text in texts
-        ]
+        sources = [self._source_ids(text) for text in texts]
         order = np.argsort([len(ids) for ids in sources], kind="stable")
         outputs = [None] * len(texts)
         progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
@@ -176,6 +177,44 @@ class Translator:
                 outputs[row] = detokenize(self.target_vocabulary.decode(kept))
             progress.add(len(rows))
         return outputs
+
+    def attention(self, texts):
+        """Greedy translations of `texts` with the attention that made them.
+
+        Returns:
+            One `(weights, source_tokens, target_tokens)` a text, for
+            `garden.training.plots.attention_heatmaps`: the tokens as the
+            model saw and wrote them, `<eos>` included (the target's only
+            when its translation ended before the length limit).
+        """
+        sources = [self._source_ids(text) for text in texts]
+        batch = np.zeros((len(texts), max(map(len, sources))), "int32")
+        for line, source in enumerate(sources):
+            batch[line, : len(source)] = source
+        limit = output_length_limit(batch.shape[1] - 1)
+        ids, lengths = self._decode(
+            tf.constant(batch), tf.constant(1), tf.constant(limit)
+        )
+        targets = []
+        for row, length in zip(ids.numpy(), lengths.numpy()):
+            targets.append(row[:length].tolist())
+            if length < limit:  # it ended: <eos> was its last step
+                targets[-1].append(self.target_vocabulary.eos_id)
+        # Teacher forcing on its own output replays the greedy decoder's steps.
+        read = np.zeros((len(texts), max(map(len, targets))), "int32")
+        for line, target in enumerate(targets):
+            read[line, : len(target)] = [self.target_vocabulary.bos_id, *target[:-1]]
+        weights = self.models.alignment((batch, read), training=False)
+        return [
+            (
+                matrix[: len(target), : len(source)],
+                self.source_vocabulary.decode(source),
+                self.target_vocabulary.decode(target),
+            )
+            for matrix, source, target in zip(
+                keras.ops.convert_to_numpy(weights), sources, targets
+            )
+        ]
 
 
 def write_translations(path, pairs, greedy, beam):
@@ -203,11 +242,17 @@ def report_test(args, translator, pairs):
         )
     greedy, beam = results.values()
     print("\nSample test translations (source / reference / beam):")
-    for index in np.random.default_rng(args.seed).choice(len(pairs), 5, replace=False):
+    sample = np.random.default_rng(args.seed).choice(len(pairs), 5, replace=False)
+    for index in sample:
         print(f"  {sources[index]}\n  = {references[index]}\n  > {beam[index]}\n")
     path = args.translations or os.path.join(args.run_dir, "translations.tsv")
     write_translations(path, pairs, greedy, beam)
     print(f"Translations: {path}")
+    if translator.models.alignment is not None:
+        # The first three of the sample above, greedily translated.
+        maps = translator.attention([sources[index] for index in sample[:3]])
+        figure = plots.attention_heatmaps(maps, "Attention, greedy translations")
+        print(f"Attention: {plots.write_figure(figure, args.run_dir, 'attention')}")
 
 
 def main(argv=None):

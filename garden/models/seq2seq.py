@@ -2,12 +2,14 @@
 and the same with Bahdanau's additive attention.
 
 `build_seq2seq` builds three functional models from one set of layers, so
-they always share weights:
+they always share weights, and a fourth to read the attention:
 
     training   (source_ids, target_in_ids) -> logits       teacher forcing
     encoder    source_ids -> (outputs, context, *states)
     decoder    (target_ids, outputs, source_mask, context, *states)
                -> (logits, *states)                         one step or many
+    alignment  (source_ids, target_in_ids) -> weights      attention models only:
+               a_ts (batch, T, S), columns in source_ids' order
 
 The decoder model is what `garden.decoding.beam_search` steps, eagerly, in a
 `tf.function` and inside an exported SavedModel. Ids are right-padded with 0
@@ -40,7 +42,21 @@ from garden.layers import DeepRNN
 from garden.layers.attention import AdditiveAttention
 from garden.training.metrics import Perplexity, masked_cross_entropy
 
-Seq2Seq = collections.namedtuple("Seq2Seq", ["training", "encoder", "decoder"])
+Seq2Seq = collections.namedtuple(
+    "Seq2Seq", ["training", "encoder", "decoder", "alignment"], defaults=(None,)
+)
+
+
+def _reversal(ids):
+    """For each position, where the valid-prefix reversal of `ids` takes it from.
+
+    Reversing twice is the identity, so the same index also undoes it.
+    """
+    valid = ops.cast(ops.not_equal(ids, 0), "int32")
+    lengths = ops.sum(valid, axis=1, keepdims=True)
+    # 0, 1, 2, ... without the static length, which a functional graph lacks.
+    positions = ops.cumsum(ops.ones_like(valid), axis=1) - 1
+    return ops.where(positions < lengths, lengths - 1 - positions, positions)
 
 
 @keras.saving.register_keras_serializable(package="garden")
@@ -57,11 +73,7 @@ class ReverseValidSteps(keras.layers.Layer):
     """
 
     def call(self, ids):
-        lengths = ops.sum(ops.cast(ops.not_equal(ids, 0), "int32"), axis=1)
-        positions = ops.expand_dims(ops.arange(ops.shape(ids)[1], dtype="int32"), 0)
-        lengths = ops.expand_dims(lengths, 1)
-        source = ops.where(positions < lengths, lengths - 1 - positions, positions)
-        return ops.take_along_axis(ids, source, axis=1)
+        return ops.take_along_axis(ids, _reversal(ids), axis=1)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -98,7 +110,8 @@ def build_seq2seq(
         name: Name of the training model.
 
     Returns:
-        A `Seq2Seq(training, encoder, decoder)` of `keras.Model`s.
+        A `Seq2Seq(training, encoder, decoder, alignment)` of `keras.Model`s;
+        `alignment` is None without attention.
 
     Example:
 
@@ -129,7 +142,10 @@ def build_seq2seq(
     output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
     logits_layer = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")
     if attention:
-        attention_layer = AdditiveAttention(units, name="attention")
+        # The weights also come out, unused by training, for `alignment`.
+        attention_layer = AdditiveAttention(
+            units, return_attention_scores=True, name="attention"
+        )
         combine = keras.layers.Dense(units, activation="tanh", name="attentional")
     per_layer = encoder_rnn.states_per_layer
 
@@ -149,15 +165,26 @@ def build_seq2seq(
         hidden, *states = decoder_rnn(
             x, initial_state=states, mask=ops.not_equal(target_ids, 0)
         )
+        weights = None
         if attention:
-            attended = attention_layer(hidden, outputs, mask=source_mask)
+            attended, weights = attention_layer(hidden, outputs, mask=source_mask)
             hidden = combine(ops.concatenate([hidden, attended], axis=-1))
-        return logits_layer(output_dropout(hidden)), states
+        return logits_layer(output_dropout(hidden)), states, weights
 
     source_ids, target_ids = _ids("source_ids"), _ids("target_ids")
     outputs, source_mask, context, states = encode(source_ids)
-    logits, _ = decode(target_ids, outputs, source_mask, context, states)
+    logits, _, weights = decode(target_ids, outputs, source_mask, context, states)
     training = keras.Model((source_ids, target_ids), logits, name=name)
+    alignment = None
+    if attention:
+        if reverse_source:
+            # The encoder read the source backwards: columns back in order.
+            index = ops.expand_dims(_reversal(source_ids), 1)
+            index = index + ops.zeros_like(weights, dtype="int32")
+            weights = ops.take_along_axis(weights, index, axis=2)
+        alignment = keras.Model(
+            (source_ids, target_ids), weights, name=f"{name}_alignment"
+        )
 
     encoder = keras.Model(
         source_ids, [outputs, source_mask, context, *states], name=f"{name}_encoder"
@@ -171,7 +198,7 @@ def build_seq2seq(
         keras.Input((units,), name=f"state_{index}")
         for index in range(num_layers * per_layer)
     ]
-    step_logits, new_states = decode(
+    step_logits, new_states, _ = decode(
         step_ids, step_outputs, step_mask, step_context, step_states
     )
     decoder = keras.Model(
@@ -179,7 +206,7 @@ def build_seq2seq(
         [step_logits, *new_states],
         name=f"{name}_decoder",
     )
-    return Seq2Seq(training, encoder, decoder)
+    return Seq2Seq(training, encoder, decoder, alignment)
 
 
 def compile_seq2seq(model, optimizer):

@@ -9,7 +9,7 @@ import keras
 
 from garden.errors import UserError
 from garden.reports import replacing
-from garden.training import run_record
+from garden.training import plots, run_record
 from garden.training.averaging import NonMonotonicTrigger, SwapAveragedWeights
 from garden.training.checkpoints import save_model
 from garden.training.distribute import fit_across_workers
@@ -327,9 +327,10 @@ def fit_from_flags(
 
     Prints the model summary (unless `--verbose 0`), then trains for
     `--epochs` with `standard_callbacks(--run-dir, monitor, mode, --patience,
-    --lr-decay, --lr-decay-start, **options)`. The model comes back with the
-    weights of its best epoch (`--run-dir/best.keras`), whether training ran
-    its epochs, stopped early or resumed a killed run.
+    --lr-decay, --lr-decay-start, **options)` and draws the learning curves
+    of its `history.csv` (`garden.training.plots`). The model comes back with
+    the weights of its best epoch (`--run-dir/best.keras`), whether training
+    ran its epochs, stopped early or resumed a killed run.
 
     Args:
         model: The compiled model.
@@ -370,6 +371,8 @@ def fit_from_flags(
         # would only warn that it cannot shuffle a tf.data.Dataset.
         shuffle=False,
     )
+    # Before the divergence checks: a diverged run's curves show where.
+    plots.write_learning_curves(args.run_dir, title=getattr(args, "recipe", None))
     (nan_guard,) = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
     (best,) = [c for c in callbacks if isinstance(c, BestCheckpoint)]
     if nan_guard.diverged:

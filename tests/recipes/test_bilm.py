@@ -8,6 +8,7 @@ import pytest
 from garden.models.bilm import DIRECTIONS, load_bilm
 from garden.training.sampled_softmax import SampledSoftmaxModel
 from recipes import bilm as recipe
+from tests.training.test_plots import picture
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -38,6 +39,8 @@ def test_trains_reports_both_directions_and_saves_its_vocabulary(tmp_path, capsy
     features, tokens = load_bilm(str(tmp_path / "best.keras"))
     assert len(tokens) == 300 and tokens[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
     assert len(features.outputs) == 3
+    # loss, and the loss and perplexity of each direction
+    picture(tmp_path / "learning_curves.png", panels=5)
     checkpoint = str(tmp_path / "best.keras")
     again = str(tmp_path / "again")
     recipe.main([*SMALL, "--run-dir", again, "--evaluate", checkpoint])
@@ -60,6 +63,7 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
         ".lock",  # the run's lock on its directory
         "best.keras",
         "history.csv",
+        "learning_curves.png",
         "logs",
         "run.json",
     ]

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from garden.models.bilm import build_bilm
 from recipes import sentiment as recipe
+from tests.training.test_plots import logged_images, picture
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -52,6 +53,12 @@ def test_textcnn_glove_multichannel_reports_predicts_and_exports(tmp_path, capsy
         "index", "label", "probability_positive", "prediction"
     ]  # fmt: skip
     assert len(rows) == 101 and os.listdir(tmp_path / "out") == ["predictions.tsv"]
+    picture(tmp_path / "run" / "confusion.png", panels=1)
+    picture(tmp_path / "run" / "learning_curves.png", panels=2)  # loss, accuracy
+    assert set(logged_images(tmp_path / "run" / "logs" / "plots")) == {
+        "confusion",
+        "learning_curves",
+    }
     cli_lines = predicted_lines(output)
     assert len(cli_lines) == 3
     path = tmp_path / "exports" / "sentiment" / "1"

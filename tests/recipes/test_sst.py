@@ -10,6 +10,7 @@ import tensorflow as tf
 from garden import data
 from garden.models.bilm import build_bilm
 from recipes import sst as recipe
+from tests.training.test_plots import logged_images, picture
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -47,6 +48,13 @@ def test_treernn_reports_exports_and_its_checkpoint_evaluates_alike(tmp_path, ca
     output = capsys.readouterr().out
     assert scores_of(output) == scores
     assert os.path.isdir(tmp_path / "exports" / "sst" / "1")
+    # The evaluation too draws the test roots, fine-grained and binary.
+    for name in ("confusion_root", "confusion_root_binary"):
+        picture(tmp_path / "again" / f"{name}.png", panels=1)
+    assert set(logged_images(tmp_path / "again" / "logs" / "plots")) == {
+        "confusion_root",
+        "confusion_root_binary",
+    }
 
 
 def test_bilstm_on_glove_phrases(tmp_path, capsys):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from recipes import tagging as recipe
+from tests.training.test_plots import picture
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -42,6 +43,8 @@ def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
     trials = os.listdir(tmp_path / "search" / "tagger_unidirectional")
     assert len([name for name in trials if name.startswith("trial_")]) == 1
     assert os.path.exists(tmp_path / "run" / "best.keras")
+    picture(tmp_path / "run" / "confusion.png", panels=1)  # the marks and none
+    picture(tmp_path / "run" / "learning_curves.png", panels=2)  # loss, mark_f1
     table = re.findall(
         r"^\| (\w[\w ()]*) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", output, re.M
     )

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from garden import data
 from recipes import translation as recipe
+from tests.training.test_plots import logged_images, picture
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -36,7 +37,36 @@ def test_split_is_by_sentence_seeded_and_complete():
         recipe.split_pairs(pairs, 2000, 1000, seed=0)
 
 
-def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
+def assert_attention_replays_greedy(translator, texts, maps):
+    """Each map is the attention of the greedy translation, row by row."""
+    source_vocabulary = translator.source_vocabulary
+    target_vocabulary = translator.target_vocabulary
+    for greedy, (weights, source, target) in zip(translator(texts, 1), maps):
+        assert weights.shape == (len(target), len(source))
+        np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+        words = [token for token in target if token != "<eos>"]
+        assert recipe.detokenize(words) == greedy
+        # Fed its own output after <bos>, alone (unpadded), the decoder
+        # predicts it again: each row is a step of the translation, unshifted.
+        ids = target_vocabulary.encode(target)
+        read = np.array([[target_vocabulary.bos_id, *ids[:-1]]])
+        source_ids = np.array([source_vocabulary.encode(source)])
+        logits = translator.models.training((source_ids, read)).numpy()[0]
+        logits[:, [0, target_vocabulary.bos_id]] = -np.inf  # never generated
+        assert logits.argmax(-1).tolist() == ids
+        alone = translator.models.alignment((source_ids, read))[0]
+        np.testing.assert_allclose(alone, weights, rtol=1e-5, atol=1e-6)
+
+
+def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys, monkeypatch):
+    drawn = []
+    attention = recipe.Translator.attention
+
+    def recorded_attention(translator, texts):
+        drawn.append((translator, texts, attention(translator, texts)))
+        return drawn[-1][-1]
+
+    monkeypatch.setattr(recipe.Translator, "attention", recorded_attention)
     recipe.main(
         [*SMALL, "--run-dir", str(tmp_path / "run"), "--beam-width", "3"]
         + ["--export", str(tmp_path / "exports")]
@@ -52,6 +82,15 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
     shown = output.split("\nTranslations:\n", 1)[1].splitlines()[: len(BAD_INPUT)]
     cli = [line.split(" -> ", 1)[1][1:-1] for line in shown]
     assert len(cli) == 3 and all(len(text.split()) <= 200 for text in cli)
+    picture(tmp_path / "run" / "learning_curves.png", panels=2)  # loss, perplexity
+    picture(tmp_path / "run" / "attention.png", panels=3)  # three test sentences
+    ((translator, texts, maps),) = drawn
+    assert len(texts) == 3
+    assert_attention_replays_greedy(translator, texts, maps)
+    assert set(logged_images(tmp_path / "run" / "logs" / "plots")) == {
+        "learning_curves",
+        "attention",
+    }
     served = tf.saved_model.load(str(tmp_path / "exports" / "translation" / "1"))
     got = served.signatures["serving_default"](
         text=tf.constant(BAD_INPUT), beam_width=tf.constant(3)
@@ -68,6 +107,7 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys):
     # The same scores; the lines also say how many seconds decoding took.
     scores = r"Test BLEU, ([^:]+): ([0-9.]+)"
     assert re.findall(scores, again) == re.findall(scores, output)
+    assert {p.name for p in (tmp_path / "again").glob("*.png")} == {"attention.png"}
     assert np.all(got["length"].numpy() <= 200)
 
 

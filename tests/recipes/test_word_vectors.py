@@ -10,6 +10,7 @@ from recipes import word_vectors as recipe
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 from tests.recipes.conftest import fix_search_space
+from tests.training.test_plots import picture
 
 FRUIT = ["apple", "banana", "cherry", "grape", "mango", "peach"]
 VEHICLES = ["car", "truck", "bus", "train", "bike", "tram"]
@@ -145,6 +146,8 @@ def test_history_has_the_validation_loss(trained):
     assert all(later < earlier for earlier, later in zip(rates, rates[1:]))
     assert 0 < rates[-1] < 0.01 / 4
     json.dumps(losses)
+    for model in recipe.MODELS:
+        picture(runs[model] / "learning_curves.png", panels=1)  # the loss alone
 
 
 def test_a_search_trial_in_mixed_precision(corpus, tmp_path, capsys, monkeypatch):
