@@ -6,6 +6,7 @@ import pytest
 
 from garden.training import make_optimizer, standard_callbacks
 from garden.training.averaging import AveragedSGD, NonMonotonicTrigger
+from tests.training.test_callbacks import Scripted
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 3)).astype("float32")
@@ -148,17 +149,6 @@ def test_validation_and_best_checkpoint_use_the_average(tmp_path):
     assert isinstance(best.optimizer, AveragedSGD)
     np.testing.assert_allclose(best.get_weights()[0], kernel, rtol=1e-6)
     np.testing.assert_allclose(model.get_weights()[0], kernel, rtol=1e-6)
-
-
-class Scripted(keras.callbacks.Callback):
-    """Logs `score` of each epoch from a script, before the callbacks that read it."""
-
-    def __init__(self, scores):
-        super().__init__()
-        self.scores = scores
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["score"] = self.scores[epoch]
 
 
 class Interrupt(keras.callbacks.Callback):
