@@ -1,13 +1,43 @@
-"""SST trees: parsing, errors with positions, batched post-order arrays."""
+"""SST trees: both parsers, errors with positions, batched post-order arrays."""
 
 import collections
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from garden import data
+from garden.data.trees import parse_tree_graph
 
 EXAMPLE = "(3 (2 The) (4 (3 Rock) (2 rules)))"
+# Trees the two parsers must read alike: a one-word tree, upper-case and
+# accented words, a no-break space inside a word, a NUL inside a word.
+EDGE_CASES = [
+    EXAMPLE,
+    "(0 (1 (2 an) (0 awful)) (2 film))",
+    "(4 Great)",
+    "(2 (2 Très) (2 (2 8\xa01\\/2) (2 ÉMOUVANT)))",
+    "(1 (2 (2 A) (2 (2 dull) (2 ,))) (1 (2 boring) (1 film)))",
+    "(3 (2 The) (4 (3 Rock\x00s) (2 rules)))",
+]
+# Malformed trees and the start of the error each parser gives.
+MALFORMED = {
+    "(3 (2 a) (2 b)": "Unbalanced brackets: '(' at position 0 is never closed",
+    "(3 (2 a) (2 b)))": "Unbalanced brackets: ')' at position 15 closes nothing",
+    "(3 (2 a) (2 b) (2 c))": "position 0, got a non-binary node with 3 children",
+    "(3 (2 a))": "node at position 0, got a non-binary node with 1 children",
+    "(3 )": "node at position 0, got an empty node with 0 children",
+    "": "Empty tree at position 0",
+    "  ": "Empty tree at position 0",
+    "( (2 a) (2 b))": "Expected a label after '(' at position 0",
+    "(2 (7 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got 7",
+    "(2 (-1 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got -1",
+    "(x a)": "Expected an integer label at position 1, got 'x'",
+    "(2 a b)": "more than one word or mixes words and subtrees (word at position 5)",
+    "(2 a (2 b))": "mixes a word and a subtree (subtree at position 5)",
+    "(2 a) (2 b)": "Unexpected text after the root at position 6",
+    "a": "Expected '(' at position 0, got 'a'",
+}  # fmt: skip
 
 
 def test_post_order_arrays_of_a_small_tree():
@@ -45,6 +75,40 @@ def test_parse_errors_name_the_position(text, message):
         ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
     ):
         data.parse_tree(text)
+
+
+def graph_parser():
+    return tf.function(parse_tree_graph, input_signature=[tf.TensorSpec([], tf.string)])
+
+
+def test_graph_parser_agrees_with_parse_tree():
+    parse = graph_parser()
+    for text in EDGE_CASES:
+        words, *arrays = (a.numpy().tolist() for a in parse(tf.constant(text)))
+        tree = data.parse_tree(text)
+        assert [w.decode() or None for w in words] == list(tree.words)
+        want = [tree.labels, tree.left_children, tree.right_children, tree.node_heights]
+        assert arrays == [list(a) for a in want]
+    for text, message in MALFORMED.items():
+        with pytest.raises(
+            ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+        ):
+            data.parse_tree(text)
+        with pytest.raises(tf.errors.InvalidArgumentError) as error:
+            parse(tf.constant(text))
+        assert message in error.value.message.replace("\\'", "'"), text
+
+
+def test_graph_parser_agrees_on_real_trees(data_dir):
+    parse = graph_parser()
+    for text in data.load_sst("dev")[:100]:
+        tree = data.parse_tree(text)
+        words, labels, left, right, heights = parse(tf.constant(text))
+        assert [w.decode() or None for w in words.numpy()] == list(tree.words)
+        assert heights.numpy().tolist() == list(tree.node_heights)
+        assert left.numpy().tolist() == list(tree.left_children)
+        assert right.numpy().tolist() == list(tree.right_children)
+        assert labels.numpy().tolist() == list(tree.labels)
 
 
 def subtree_sizes(batch):

@@ -7,16 +7,16 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from garden import data
-from garden.export.sst import export_sst_model, parse_tree_graph
+from garden.export.sst import export_sst_model
 from garden.models.tree import (
     build_sst_model,
     encode_phrases,
     predict_nodes,
     predict_phrases,
 )
+from tests.data.test_trees import EDGE_CASES, MALFORMED
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 
@@ -25,32 +25,10 @@ TRAIN = [
     "(0 (1 (2 an) (0 awful)) (2 film))",
     "(1 (2 (2 a) (2 (2 dull) (2 ,))) (1 (2 boring) (1 film)))",
 ]
-# A one-word tree, unseen and upper-case words, a no-break space inside a
-# word, a NUL inside a word (a word unlike "Rock").
-SERVED = TRAIN[:2] + [
-    "(4 Great)",
-    "(2 (2 Très) (2 (2 8\xa01\\/2) (2 ÉMOUVANT)))",
-    "(1 (2 (2 A) (2 (2 dull) (2 ,))) (1 (2 boring) (1 film)))",
-    "(3 (2 The) (4 (3 Rock\x00s) (2 rules)))",
-]
-# Malformed trees and the start of the error each parser gives.
-BAD = {
-    "(3 (2 a) (2 b)": "Unbalanced brackets: '(' at position 0 is never closed",
-    "(3 (2 a) (2 b)))": "Unbalanced brackets: ')' at position 15 closes nothing",
-    "(3 (2 a) (2 b) (2 c))": "position 0, got a non-binary node with 3 children",
-    "(3 (2 a))": "node at position 0, got a non-binary node with 1 children",
-    "(3 )": "node at position 0, got an empty node with 0 children",
-    "": "Empty tree at position 0",
-    "  ": "Empty tree at position 0",
-    "( (2 a) (2 b))": "Expected a label after '(' at position 0",
-    "(2 (7 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got 7",
-    "(2 (-1 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got -1",
-    "(x a)": "Expected an integer label at position 1, got 'x'",
-    "(2 a b)": "more than one word or mixes words and subtrees (word at position 5)",
-    "(2 a (2 b))": "mixes a word and a subtree (subtree at position 5)",
-    "(2 a) (2 b)": "Unexpected text after the root at position 6",
-    "a": "Expected '(' at position 0, got 'a'",
-}  # fmt: skip
+# The format's edge cases, served: unseen and upper-case words, and a NUL
+# inside a word (a word unlike "Rock").
+SERVED = EDGE_CASES
+BAD = MALFORMED
 
 
 def build_export(tmp_path_factory):
@@ -73,39 +51,6 @@ def build_export(tmp_path_factory):
 @pytest.fixture
 def exported(sst_export):
     return sst_export
-
-
-def test_graph_parser_agrees_with_parse_tree():
-    parse = tf.function(
-        parse_tree_graph, input_signature=[tf.TensorSpec([], tf.string)]
-    )
-    for text in SERVED:
-        words, *arrays = (a.numpy().tolist() for a in parse(tf.constant(text)))
-        tree = data.parse_tree(text)
-        assert [w.decode() or None for w in words] == list(tree.words)
-        want = [tree.labels, tree.left_children, tree.right_children, tree.node_heights]
-        assert arrays == [list(a) for a in want]
-    for text, message in BAD.items():
-        with pytest.raises(
-            ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
-        ):
-            data.parse_tree(text)
-
-
-def test_graph_parser_agrees_on_real_trees():
-    if not os.environ.get("GARDEN_DATA"):
-        pytest.skip("needs the Sentiment Treebank in $GARDEN_DATA")
-    parse = tf.function(
-        parse_tree_graph, input_signature=[tf.TensorSpec([], tf.string)]
-    )
-    for text in data.load_sst("dev")[:100]:
-        tree = data.parse_tree(text)
-        words, labels, left, right, heights = parse(tf.constant(text))
-        assert [w.decode() or None for w in words.numpy()] == list(tree.words)
-        assert heights.numpy().tolist() == list(tree.node_heights)
-        assert left.numpy().tolist() == list(tree.left_children)
-        assert right.numpy().tolist() == list(tree.right_children)
-        assert labels.numpy().tolist() == list(tree.labels)
 
 
 def test_fresh_process_serves_root_probabilities_and_clear_errors(exported):
