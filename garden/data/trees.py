@@ -17,6 +17,7 @@ Batches pad every tree to the largest node count; padding nodes have
 same rules and error messages, for exports that take tree strings.
 """
 
+import collections
 import dataclasses
 import re
 
@@ -89,96 +90,123 @@ def parse_tree(text, num_classes=NUM_SENTIMENT_CLASSES):
     tokens = [(match.group(), match.start()) for match in _TOKEN.finditer(text)]
     if not tokens:
         raise ValueError(f"Empty tree at position 0: got {text!r}.")
-    labels, lefts, rights, words, heights = [], [], [], [], []
+    nodes = {field.name: [] for field in dataclasses.fields(ParsedTree)}
     stack = []  # open nodes: [label, open_position, children, word]
     index = 0
     finished = False
     while index < len(tokens):
         token, position = tokens[index]
-        if finished and token == ")":
-            raise ValueError(
-                f"Unbalanced brackets: ')' at position {position} closes nothing "
-                f"in {text!r}."
-            )
         if finished:
-            raise ValueError(
-                f"Unexpected text after the root at position {position} of {text!r}."
-            )
+            _reject_after_root(token, position, text)
         if token == "(":
-            if stack and stack[-1][3] is not None:
-                raise ValueError(
-                    f"Node opened at position {stack[-1][1]} mixes a word and a "
-                    f"subtree (subtree at position {position}) in {text!r}."
-                )
-            if index + 1 >= len(tokens) or tokens[index + 1][0] in "()":
-                raise ValueError(
-                    f"Expected a label after '(' at position {position} of {text!r}."
-                )
-            label_text, label_position = tokens[index + 1]
-            if not re.fullmatch(r"-?\d+", label_text):
-                raise ValueError(
-                    f"Expected an integer label at position {label_position}, got "
-                    f"{label_text!r} in {text!r}."
-                )
-            label = int(label_text)
-            if not 0 <= label < num_classes:
-                raise ValueError(
-                    f"Label out of range at position {label_position}: expected 0 to "
-                    f"{num_classes - 1}, got {label} in {text!r}."
-                )
-            stack.append([label, position, [], None])
+            _open_node(stack, tokens, index, text, num_classes)
             index += 2
-            continue
-        if token == ")":
-            if not stack:
-                raise ValueError(
-                    f"Unbalanced brackets: ')' at position {position} closes nothing "
-                    f"in {text!r}."
-                )
-            label, open_position, children, word = stack.pop()
-            if word is not None:
-                left = right = -1
-                height = 0
-            elif len(children) == 2:
-                left, right = children
-                height = 1 + max(heights[left], heights[right])
-            else:
-                kind = "an empty node" if not children else "a non-binary node"
-                raise ValueError(
-                    "Expected a word or two children for the node at position "
-                    f"{open_position}, got {kind} with {len(children)} "
-                    f"children in {text!r}."
-                )
-            labels.append(label)
-            lefts.append(left)
-            rights.append(right)
-            words.append(word)
-            heights.append(height)
-            if stack:
-                stack[-1][2].append(len(labels) - 1)
-            else:
-                finished = True
+        elif token == ")":
+            finished = _close_node(stack, nodes, position, text)
             index += 1
-            continue
-        if not stack:
-            raise ValueError(
-                f"Expected '(' at position {position}, got {token!r} in {text!r}."
-            )
-        if stack[-1][3] is not None or stack[-1][2]:
-            raise ValueError(
-                f"Node opened at position {stack[-1][1]} has more than one word or "
-                f"mixes words and subtrees (word at position {position}) in {text!r}."
-            )
-        stack[-1][3] = token
-        index += 1
+        else:
+            _add_word(stack, token, position, text)
+            index += 1
     if stack:
         raise ValueError(
             f"Unbalanced brackets: '(' at position {stack[-1][1]} is never closed in "
             f"{text!r}."
         )
-    return ParsedTree(
-        tuple(labels), tuple(lefts), tuple(rights), tuple(words), tuple(heights)
+    return ParsedTree(**{name: tuple(values) for name, values in nodes.items()})
+
+
+def _reject_after_root(token, position, text):
+    """Raise for any token after the root has closed."""
+    if token == ")":
+        raise ValueError(
+            f"Unbalanced brackets: ')' at position {position} closes nothing "
+            f"in {text!r}."
+        )
+    raise ValueError(
+        f"Unexpected text after the root at position {position} of {text!r}."
     )
+
+
+def _open_node(stack, tokens, index, text, num_classes):
+    """Push the node that the '(' at `tokens[index]` opens, with its label."""
+    position = tokens[index][1]
+    if stack and stack[-1][3] is not None:
+        raise ValueError(
+            f"Node opened at position {stack[-1][1]} mixes a word and a "
+            f"subtree (subtree at position {position}) in {text!r}."
+        )
+    label = _read_label(tokens, index, text, num_classes)
+    stack.append([label, position, [], None])
+
+
+def _read_label(tokens, index, text, num_classes):
+    """The label after the '(' at `tokens[index]`: an integer in range."""
+    position = tokens[index][1]
+    if index + 1 >= len(tokens) or tokens[index + 1][0] in "()":
+        raise ValueError(
+            f"Expected a label after '(' at position {position} of {text!r}."
+        )
+    label_text, label_position = tokens[index + 1]
+    if not re.fullmatch(r"-?\d+", label_text):
+        raise ValueError(
+            f"Expected an integer label at position {label_position}, got "
+            f"{label_text!r} in {text!r}."
+        )
+    label = int(label_text)
+    if not 0 <= label < num_classes:
+        raise ValueError(
+            f"Label out of range at position {label_position}: expected 0 to "
+            f"{num_classes - 1}, got {label} in {text!r}."
+        )
+    return label
+
+
+def _close_node(stack, nodes, position, text):
+    """Append the innermost open node to `nodes`; True when it was the root.
+
+    A node closes as a leaf with its word or as the parent of exactly two
+    children, and becomes the next child of the node around it.
+    """
+    if not stack:
+        raise ValueError(
+            f"Unbalanced brackets: ')' at position {position} closes nothing "
+            f"in {text!r}."
+        )
+    label, open_position, children, word = stack.pop()
+    heights = nodes["node_heights"]
+    if word is not None:
+        left = right = -1
+        height = 0
+    elif len(children) == 2:
+        left, right = children
+        height = 1 + max(heights[left], heights[right])
+    else:
+        kind = "an empty node" if not children else "a non-binary node"
+        raise ValueError(
+            "Expected a word or two children for the node at position "
+            f"{open_position}, got {kind} with {len(children)} "
+            f"children in {text!r}."
+        )
+    # The keys of `nodes` are `ParsedTree`'s fields, in this order.
+    for name, value in zip(nodes, (label, left, right, word, height)):
+        nodes[name].append(value)
+    if stack:
+        stack[-1][2].append(len(heights) - 1)
+    return not stack
+
+
+def _add_word(stack, token, position, text):
+    """Give the innermost open node its one word, before any subtree."""
+    if not stack:
+        raise ValueError(
+            f"Expected '(' at position {position}, got {token!r} in {text!r}."
+        )
+    if stack[-1][3] is not None or stack[-1][2]:
+        raise ValueError(
+            f"Node opened at position {stack[-1][1]} has more than one word or "
+            f"mixes words and subtrees (word at position {position}) in {text!r}."
+        )
+    stack[-1][3] = token
 
 
 # The in-graph reading: `parse_tree`'s rules and messages for a string tensor,
@@ -192,28 +220,12 @@ _OPEN, _CLOSE, _WORD = 0, 1, 2
 ) = range(12)  # fmt: skip
 _SPACES = (" ", "\t", "\r", "\n")
 
-
-def _tokens(text):
-    """The tokens of one tree string and the character position of each."""
-    chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")
-    is_paren = (chars == "(") | (chars == ")")
-    is_space = tf.reduce_any(tf.equal(chars[:, None], tf.constant(_SPACES)), axis=1)
-    is_word = ~(is_paren | is_space)
-    after_word = tf.concat([[False], is_word[:-1]], axis=0)
-    starts = is_paren | (is_word & ~after_word)
-    token_of_char = tf.cumsum(tf.cast(starts, tf.int32)) - 1
-    count = tf.reduce_sum(tf.cast(starts, tf.int32))
-    tokens = tf.strings.unsorted_segment_join(
-        tf.boolean_mask(chars, ~is_space),
-        tf.boolean_mask(token_of_char, ~is_space),
-        num_segments=count,
-    )
-    positions = tf.cast(tf.where(starts)[:, 0], tf.int32)
-    return tokens, positions
-
-
-def _set(tensor, index, value):
-    return tf.tensor_scatter_nd_update(tensor, [[index]], [value])
+# A tree string's tokens, with the character position and kind of each.
+_Tokens = collections.namedtuple("_Tokens", "strings positions kinds count")
+# The open nodes by depth, and the closed ones in post-order, a tensor a field;
+# `word` is the index of the node's word among the tokens, -1 if none.
+_Stack = collections.namedtuple("_Stack", "label position children left right word")
+_Nodes = collections.namedtuple("_Nodes", "label left right word height")
 
 
 def parse_tree_graph(text, num_classes=NUM_SENTIMENT_CLASSES):
@@ -223,189 +235,257 @@ def parse_tree_graph(text, num_classes=NUM_SENTIMENT_CLASSES):
     stops it and fails an assertion whose message names the character
     position, as the Python parser's `ValueError` does.
 
+    Args:
+        text: a scalar string tensor, one tree in SST's format.
+        num_classes: labels must lie in `0 .. num_classes - 1`.
+
     Returns:
         `(words, labels, left_children, right_children, node_heights)`, each of
         shape `(num_nodes,)` in post-order; `words` is "" at internal nodes.
     """
-    tokens, positions = _tokens(text)
-    m = tf.size(tokens)
-    kinds = tf.where(tokens == "(", _OPEN, tf.where(tokens == ")", _CLOSE, _WORD))
-    size = m + 1
-    minus_ones = tf.fill([size], -1)
-    zeros = tf.zeros([size], tf.int32)
+    tokens = _tokens(text)
 
     def condition(i, error, *_):
-        return (i < m) & (error == _OK)
+        return (i < tokens.count) & (error == _OK)
 
-    def step(i, _error, _where, _extra, finished, depth, stack, nodes, count):
-        (s_label, s_pos, s_children, s_left, s_right, s_word) = stack
-        (n_label, n_left, n_right, n_word, n_height) = nodes
-        kind, position = kinds[i], positions[i]
-        top = tf.maximum(depth - 1, 0)
-
-        # "(" label: push a node.
-        label_index = tf.minimum(i + 1, m - 1)
-        label_text = tokens[label_index]
-        is_int = tf.strings.regex_full_match(label_text, r"-?\d{1,9}")
-        label = tf.cast(
-            tf.strings.to_number(tf.where(is_int, label_text, "0"), tf.int64), tf.int32
-        )
-        looks_int = tf.strings.regex_full_match(label_text, r"-?\d+")
-        open_error = tf.case(
-            [
-                (
-                    (depth > 0) & (s_word[top] >= 0),
-                    lambda: tf.constant(_MIXED_SUBTREE),
-                ),
-                (
-                    (i + 1 >= m) | (kinds[label_index] != _WORD),
-                    lambda: tf.constant(_NO_LABEL),
-                ),
-                (~looks_int, lambda: tf.constant(_LABEL_NOT_INT)),
-                (
-                    ~is_int | (label < 0) | (label >= num_classes),
-                    lambda: tf.constant(_LABEL_RANGE),
-                ),
-            ],
-            default=lambda: tf.constant(_OK),
-        )
-        # ")": pop a node, a leaf with its word or a parent of exactly two.
-        leaf = s_word[top] >= 0
-        close_error = tf.case(
-            [
-                (depth == 0, lambda: tf.constant(_CLOSES_NOTHING)),
-                (~leaf & (s_children[top] != 2), lambda: tf.constant(_NOT_BINARY)),
-            ],
-            default=lambda: tf.constant(_OK),
-        )
-        # A word: the node's one word, before any subtree.
-        word_error = tf.case(
-            [
-                (depth == 0, lambda: tf.constant(_EXPECTED_OPEN)),
-                (
-                    (s_word[top] >= 0) | (s_children[top] > 0),
-                    lambda: tf.constant(_MIXED_WORD),
-                ),
-            ],
-            default=lambda: tf.constant(_OK),
-        )
-        fail = tf.case(
-            [
-                (finished & (kind == _CLOSE), lambda: tf.constant(_CLOSES_NOTHING)),
-                (finished, lambda: tf.constant(_AFTER_ROOT)),
-                (kind == _OPEN, lambda: open_error),
-                (kind == _CLOSE, lambda: close_error),
-            ],
-            default=lambda: word_error,
-        )
-        fail_at = tf.case(
-            [
-                (
-                    (fail == _LABEL_NOT_INT) | (fail == _LABEL_RANGE),
-                    lambda: positions[label_index],
-                ),
-                (fail == _NOT_BINARY, lambda: s_pos[top]),
-            ],
-            default=lambda: position,
-        )
-        fail_extra = tf.case(
-            [
-                (
-                    (fail == _MIXED_SUBTREE) | (fail == _MIXED_WORD),
-                    lambda: s_pos[top],
-                ),
-                (fail == _NOT_BINARY, lambda: s_children[top]),
-            ],
-            default=lambda: tf.constant(0),
+    def step(i, _error, _error_at, _extra, finished, depth, stack, nodes, count):
+        kind, position = tokens.kinds[i], tokens.positions[i]
+        label_index, label, label_error = _read_label_graph(tokens, i, num_classes)
+        error = _step_error(kind, finished, depth, stack, label_error)
+        error_at, extra = _error_place(
+            error, position, tokens.positions[label_index], depth, stack
         )
 
         def push():
-            return (
-                i + 2, finished, depth + 1,
-                (
-                    _set(s_label, depth, label), _set(s_pos, depth, position),
-                    _set(s_children, depth, 0), _set(s_left, depth, -1),
-                    _set(s_right, depth, -1), _set(s_word, depth, -1),
-                ),
-                nodes, count,
-            )  # fmt: skip
+            new_stack = _open_node_graph(stack, depth, label, position)
+            return i + 2, finished, depth + 1, new_stack, nodes, count
 
         def pop():
-            left, right = s_left[top], s_right[top]
-            height = tf.where(
-                leaf,
-                0,
-                1
-                + tf.maximum(
-                    n_height[tf.maximum(left, 0)], n_height[tf.maximum(right, 0)]
-                ),
+            new_stack, new_nodes, closed_root = _close_node_graph(
+                stack, nodes, depth, count
             )
-            new_nodes = (
-                _set(n_label, count, s_label[top]),
-                _set(n_left, count, tf.where(leaf, -1, left)),
-                _set(n_right, count, tf.where(leaf, -1, right)),
-                _set(n_word, count, s_word[top]),
-                _set(n_height, count, height),
-            )
-            parent = tf.maximum(depth - 2, 0)
-            has_parent = depth > 1
-            children = s_children[parent]
-            new_left = tf.where(has_parent & (children == 0), count, s_left[parent])
-            new_right = tf.where(has_parent & (children == 1), count, s_right[parent])
-            new_stack = (
-                s_label, s_pos,
-                _set(s_children, parent, tf.where(has_parent, children + 1, children)),
-                _set(s_left, parent, new_left), _set(s_right, parent, new_right),
-                s_word,
-            )  # fmt: skip
-            return i + 1, ~has_parent, depth - 1, new_stack, new_nodes, count + 1
+            return i + 1, closed_root, depth - 1, new_stack, new_nodes, count + 1
 
         def word():
-            stack = (s_label, s_pos, s_children, s_left, s_right, _set(s_word, top, i))
-            return i + 1, finished, depth, stack, nodes, count
+            top = tf.maximum(depth - 1, 0)
+            new_stack = stack._replace(word=_set(stack.word, top, i))
+            return i + 1, finished, depth, new_stack, nodes, count
 
         def stop():
             return i, finished, depth, stack, nodes, count
 
         i, finished, depth, stack, nodes, count = tf.case(
-            [
-                (fail != _OK, stop),
-                (kind == _OPEN, push),
-                (kind == _CLOSE, pop),
-            ],
+            [(error != _OK, stop), (kind == _OPEN, push), (kind == _CLOSE, pop)],
             default=word,
         )
-        return i, fail, fail_at, fail_extra, finished, depth, stack, nodes, count
+        return i, error, error_at, extra, finished, depth, stack, nodes, count
 
-    initial = (
-        tf.constant(0), tf.where(m == 0, _EMPTY, _OK), tf.constant(0), tf.constant(0),
-        tf.constant(False), tf.constant(0),
-        (zeros, zeros, zeros, minus_ones, minus_ones, minus_ones),
-        (zeros, minus_ones, minus_ones, minus_ones, zeros),
-        tf.constant(0),
-    )  # fmt: skip
-    _, error, error_at, extra, _, depth, stack, nodes, count = tf.while_loop(
-        condition, step, initial
-    )
-    s_pos = stack[1]
+    state = tf.while_loop(condition, step, _initial_state(tokens.count))
+    return _nodes_or_error(state, tokens, text, num_classes)
+
+
+def _nodes_or_error(state, tokens, text, num_classes):
+    """The closed nodes when the loop has stopped, or the assertion of its error.
+
+    A node still open at the end of the text is unclosed, unless an earlier
+    token failed first.
+    """
+    _, error, error_at, extra, _, depth, stack, nodes, count = state
     unclosed = (error == _OK) & (depth > 0)
     error = tf.where(unclosed, _UNCLOSED, error)
-    error_at = tf.where(unclosed, s_pos[tf.maximum(depth - 1, 0)], error_at)
+    error_at = tf.where(unclosed, stack.position[tf.maximum(depth - 1, 0)], error_at)
     tf.debugging.Assert(
-        error == _OK,
-        [_message(error, error_at, extra, tokens, positions, text, num_classes)],
+        error == _OK, [_message(error, error_at, extra, tokens, text, num_classes)]
     )
-    n_label, n_left, n_right, n_word, n_height = (node[:count] for node in nodes)
-    words = tf.where(n_word >= 0, tf.gather(tokens, tf.maximum(n_word, 0)), "")
-    return words, n_label, n_left, n_right, n_height
+    nodes = _Nodes(*(column[:count] for column in nodes))
+    words = tf.where(
+        nodes.word >= 0, tf.gather(tokens.strings, tf.maximum(nodes.word, 0)), ""
+    )
+    return words, nodes.label, nodes.left, nodes.right, nodes.height
 
 
-def _message(error, error_at, extra, tokens, positions, text, num_classes):
+def _tokens(text):
+    """The `_Tokens` of one tree string, split as `_TOKEN` splits it."""
+    chars = tf.strings.unicode_split(text, "UTF-8", errors="replace")
+    is_paren = (chars == "(") | (chars == ")")
+    is_space = tf.reduce_any(tf.equal(chars[:, None], tf.constant(_SPACES)), axis=1)
+    is_word = ~(is_paren | is_space)
+    after_word = tf.concat([[False], is_word[:-1]], axis=0)
+    starts = is_paren | (is_word & ~after_word)
+    token_of_char = tf.cumsum(tf.cast(starts, tf.int32)) - 1
+    count = tf.reduce_sum(tf.cast(starts, tf.int32))
+    strings = tf.strings.unsorted_segment_join(
+        tf.boolean_mask(chars, ~is_space),
+        tf.boolean_mask(token_of_char, ~is_space),
+        num_segments=count,
+    )
+    positions = tf.cast(tf.where(starts)[:, 0], tf.int32)
+    kinds = tf.where(strings == "(", _OPEN, tf.where(strings == ")", _CLOSE, _WORD))
+    return _Tokens(strings, positions, kinds, tf.size(strings))
+
+
+def _initial_state(num_tokens):
+    """The loop's state before the first token: no error unless there is none."""
+    size = num_tokens + 1
+    zeros, minus_ones = tf.zeros([size], tf.int32), tf.fill([size], -1)
+    return (
+        tf.constant(0),  # the token at hand
+        tf.where(num_tokens == 0, _EMPTY, _OK),  # error code
+        tf.constant(0),  # the error's character position
+        tf.constant(0),  # the other number its message names
+        tf.constant(False),  # whether the root has closed
+        tf.constant(0),  # depth: the number of open nodes
+        _Stack(zeros, zeros, zeros, minus_ones, minus_ones, minus_ones),
+        _Nodes(zeros, minus_ones, minus_ones, minus_ones, zeros),
+        tf.constant(0),  # the number of closed nodes
+    )
+
+
+def _first(cases, default):
+    """The value of the first `(condition, value)` that holds, else `default`."""
+    value = default
+    for condition, case_value in reversed(cases):
+        value = tf.where(condition, case_value, value)
+    return value
+
+
+def _set(tensor, index, value):
+    return tf.tensor_scatter_nd_update(tensor, [[index]], [value])
+
+
+def _read_label_graph(tokens, i, num_classes):
+    """The label after the '(' at token `i`: its token index, value and error."""
+    label_index = tf.minimum(i + 1, tokens.count - 1)
+    label_text = tokens.strings[label_index]
+    # Nine digits always fit an int32; a longer integer is out of range anyway.
+    is_int = tf.strings.regex_full_match(label_text, r"-?\d{1,9}")
+    label = tf.cast(
+        tf.strings.to_number(tf.where(is_int, label_text, "0"), tf.int64), tf.int32
+    )
+    looks_int = tf.strings.regex_full_match(label_text, r"-?\d+")
+    no_label = (i + 1 >= tokens.count) | (tokens.kinds[label_index] != _WORD)
+    error = _first(
+        [
+            (no_label, _NO_LABEL),
+            (~looks_int, _LABEL_NOT_INT),
+            (~is_int | (label < 0) | (label >= num_classes), _LABEL_RANGE),
+        ],
+        _OK,
+    )
+    return label_index, label, error
+
+
+def _step_error(kind, finished, depth, stack, label_error):
+    """The error code of a token of `kind`, checked in `parse_tree`'s order."""
+    top = tf.maximum(depth - 1, 0)
+    has_word = stack.word[top] >= 0
+    # "(" label: a subtree may not follow the node's word.
+    open_error = _first([((depth > 0) & has_word, _MIXED_SUBTREE)], label_error)
+    # ")": a leaf with its word or a parent of exactly two.
+    close_error = _first(
+        [
+            (depth == 0, _CLOSES_NOTHING),
+            (~has_word & (stack.children[top] != 2), _NOT_BINARY),
+        ],
+        _OK,
+    )
+    # A word: the node's one word, before any subtree.
+    word_error = _first(
+        [
+            (depth == 0, _EXPECTED_OPEN),
+            (has_word | (stack.children[top] > 0), _MIXED_WORD),
+        ],
+        _OK,
+    )
+    return _first(
+        [
+            (finished & (kind == _CLOSE), _CLOSES_NOTHING),
+            (finished, _AFTER_ROOT),
+            (kind == _OPEN, open_error),
+            (kind == _CLOSE, close_error),
+        ],
+        word_error,
+    )
+
+
+def _error_place(error, position, label_position, depth, stack):
+    """The character position an error names, and the other number it names."""
+    top = tf.maximum(depth - 1, 0)
+    error_at = _first(
+        [
+            ((error == _LABEL_NOT_INT) | (error == _LABEL_RANGE), label_position),
+            (error == _NOT_BINARY, stack.position[top]),
+        ],
+        position,
+    )
+    extra = _first(
+        [
+            ((error == _MIXED_SUBTREE) | (error == _MIXED_WORD), stack.position[top]),
+            (error == _NOT_BINARY, stack.children[top]),
+        ],
+        0,
+    )
+    return error_at, extra
+
+
+def _open_node_graph(stack, depth, label, position):
+    """Push a node with its label and position, no children and no word yet."""
+    values = (label, position, 0, -1, -1, -1)
+    return _Stack(*(_set(field, depth, value) for field, value in zip(stack, values)))
+
+
+def _close_node_graph(stack, nodes, depth, count):
+    """Close the innermost open node as node `count`, its parent's next child.
+
+    Returns:
+        The new `_Stack` and `_Nodes`, and whether the node was the root.
+    """
+    top = tf.maximum(depth - 1, 0)
+    leaf = stack.word[top] >= 0
+    left, right = stack.left[top], stack.right[top]
+    height = tf.where(
+        leaf,
+        0,
+        1
+        + tf.maximum(
+            nodes.height[tf.maximum(left, 0)], nodes.height[tf.maximum(right, 0)]
+        ),
+    )
+    values = (
+        stack.label[top],
+        tf.where(leaf, -1, left),
+        tf.where(leaf, -1, right),
+        stack.word[top],
+        height,
+    )
+    nodes = _Nodes(*(_set(field, count, value) for field, value in zip(nodes, values)))
+    parent = tf.maximum(depth - 2, 0)
+    has_parent = depth > 1
+    children = stack.children[parent]
+    stack = stack._replace(
+        children=_set(
+            stack.children, parent, tf.where(has_parent, children + 1, children)
+        ),
+        left=_set(
+            stack.left,
+            parent,
+            tf.where(has_parent & (children == 0), count, stack.left[parent]),
+        ),
+        right=_set(
+            stack.right,
+            parent,
+            tf.where(has_parent & (children == 1), count, stack.right[parent]),
+        ),
+    )
+    return stack, nodes, ~has_parent
+
+
+def _message(error, error_at, extra, tokens, text, num_classes):
     """The `parse_tree` error message of an error code, as a string tensor."""
     at = tf.strings.as_string(error_at)
     extra = tf.strings.as_string(extra)
     # The token that starts at the error's position (a label or a word).
-    token = tf.boolean_mask(tokens, positions == error_at)
+    token = tf.boolean_mask(tokens.strings, tokens.positions == error_at)
     token = tf.cond(tf.size(token) > 0, lambda: token[0], lambda: tf.constant(""))
     node = tf.where(extra == "0", "an empty node", "a non-binary node")
     messages = [

@@ -50,32 +50,10 @@ def tree_archive(model, vocabulary):
     """
     lookup = vocabulary.to_string_lookup()
     archive = tracking_archive(model, lookup)
-    ragged = tf.RaggedTensorSpec([None], tf.int32, ragged_rank=0)
-
-    def parse(text):
-        words, *arrays = parse_tree_graph(text)
-        ids = tf.where(
-            words != "",
-            tf.cast(lookup(lower_graph(words)), tf.int32),
-            0,
-        )
-        return (ids, *arrays)
 
     def serve(tree):
-        tree = limited_texts(tree, "tree")
-        characters = tf.reduce_sum(tf.strings.length(tree, unit="UTF8_CHAR"))
-        tree = within_limits(
-            tree,
-            (
-                characters,
-                MAX_TREE_CHARACTERS,
-                "Received {} characters in input `tree`, expected at most "
-                f"MAX_TREE_CHARACTERS = {MAX_TREE_CHARACTERS} per request.",
-            ),
-        )
-        ids, _, left, right, heights = tf.map_fn(
-            parse, tree, fn_output_signature=(ragged,) * 5
-        )
+        tree = _within_tree_characters(limited_texts(tree, "tree"))
+        ids, _, left, right, heights = _parse_trees(tree, lookup)
         # A root's height is its tree's depth.
         deepest = tf.reduce_max(tf.concat([heights.flat_values, [0]], axis=0))
         ids = within_limits(
@@ -87,18 +65,9 @@ def tree_archive(model, vocabulary):
                 f"most MAX_TREE_DEPTH = {MAX_TREE_DEPTH}.",
             ),
         )
-        inputs = {
-            "word_ids": ids.to_tensor(0),
-            "left_children": left.to_tensor(-1),
-            "right_children": right.to_tensor(-1),
-            "node_heights": heights.to_tensor(-1),
-        }
-        num_nodes = ids.row_lengths()
-        inputs["node_mask"] = tf.sequence_mask(
-            num_nodes, tf.shape(inputs["word_ids"])[1]
-        )
+        inputs = _tree_inputs(ids, left, right, heights)
         nodes = model({name: inputs[name] for name in TREE_INPUTS}, training=False)
-        roots = tf.cast(tf.maximum(num_nodes - 1, 0), tf.int32)
+        roots = tf.cast(tf.maximum(ids.row_lengths() - 1, 0), tf.int32)
         probabilities = tf.gather(nodes, roots, batch_dims=1)
         label = tf.cast(tf.argmax(probabilities, axis=-1), tf.int32)
         return {"probabilities": probabilities, "label": label}
@@ -109,6 +78,55 @@ def tree_archive(model, vocabulary):
         input_signature=[tf.TensorSpec([None], tf.string, name="tree")],
     )
     return archive
+
+
+def _within_tree_characters(tree):
+    """`tree`, once its characters in all are checked against the limit."""
+    characters = tf.reduce_sum(tf.strings.length(tree, unit="UTF8_CHAR"))
+    return within_limits(
+        tree,
+        (
+            characters,
+            MAX_TREE_CHARACTERS,
+            "Received {} characters in input `tree`, expected at most "
+            f"MAX_TREE_CHARACTERS = {MAX_TREE_CHARACTERS} per request.",
+        ),
+    )
+
+
+def _parse_trees(tree, lookup):
+    """Ragged post-order node arrays of a batch of tree strings, words as ids.
+
+    Returns:
+        `(word_ids, labels, left_children, right_children, node_heights)`,
+        each of shape `(batch, None)`; word ids are 0 at internal nodes.
+    """
+    ragged = tf.RaggedTensorSpec([None], tf.int32, ragged_rank=0)
+
+    def parse(text):
+        words, *arrays = parse_tree_graph(text)
+        ids = tf.where(
+            words != "",
+            tf.cast(lookup(lower_graph(words)), tf.int32),
+            0,
+        )
+        return (ids, *arrays)
+
+    return tf.map_fn(parse, tree, fn_output_signature=(ragged,) * 5)
+
+
+def _tree_inputs(ids, left, right, heights):
+    """The tree model's inputs: the ragged node arrays padded into a batch."""
+    inputs = {
+        "word_ids": ids.to_tensor(0),
+        "left_children": left.to_tensor(-1),
+        "right_children": right.to_tensor(-1),
+        "node_heights": heights.to_tensor(-1),
+    }
+    inputs["node_mask"] = tf.sequence_mask(
+        ids.row_lengths(), tf.shape(inputs["word_ids"])[1]
+    )
+    return inputs
 
 
 def sentence_archive(model, vocabulary):
