@@ -15,6 +15,7 @@ from keras import ops
 from garden.layers import TextCNN
 from garden.layers.deep_rnn import last_valid_step, recurrent_layer_class
 from garden.models.bilm import with_elmo
+from garden.training.precision import float32_copy
 
 CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")
 BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")
@@ -602,14 +603,7 @@ def float32_classifier(kind, config, weights):
     Returns:
         The same model under the float32 policy, with those weights.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = build_classifier(kind, **config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    return float32_copy(build_classifier, {"kind": kind, **config}, weights)
 
 
 def predict_probabilities(model, token_ids, batch_size=64, max_length=None):

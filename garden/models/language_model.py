@@ -8,6 +8,7 @@ import numpy as np
 from garden.layers import ActivationRegularization, DeepRNN, EmbeddingDropout
 from garden.layers.recurrent import check_rate
 from garden.training.metrics import Perplexity, masked_cross_entropy
+from garden.training.precision import float32_copy
 
 
 def build_language_model(
@@ -284,17 +285,16 @@ def generation_model(config, weights):
         A model for `garden.decoding.generate` and for export: inputs
         `[ids, *states]`, outputs `[logits, *states]`, padding-aware.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        options = {**config, **INFERENCE, "stateful": False, "batch_size": None}
-        model = build_language_model(
-            **options, mask_zero=True, return_state=True, name="generator"
-        )
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    options = {
+        **config,
+        **INFERENCE,
+        "stateful": False,
+        "batch_size": None,
+        "mask_zero": True,
+        "return_state": True,
+        "name": "generator",
+    }
+    return float32_copy(build_language_model, options, weights)
 
 
 def zero_states(model, batch_size):

@@ -41,6 +41,7 @@ from garden.decoding.beam_search import beam_search, tile_beams
 from garden.layers import DeepRNN
 from garden.layers.attention import AdditiveAttention
 from garden.training.metrics import Perplexity, masked_cross_entropy
+from garden.training.precision import float32_copy
 
 Seq2Seq = collections.namedtuple(
     "Seq2Seq", ["training", "encoder", "decoder", "alignment"], defaults=(None,)
@@ -224,14 +225,9 @@ def float32_seq2seq(config, weights):
         config: The `build_seq2seq` arguments of the trained model.
         weights: Its training model's `get_weights()`.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        models = build_seq2seq(**config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    models.training.set_weights(weights)
-    return models
+    return float32_copy(
+        build_seq2seq, config, weights, weights_into=lambda models: models.training
+    )
 
 
 def translate_ids(

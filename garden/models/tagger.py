@@ -14,6 +14,7 @@ import numpy as np
 from garden.data.punctuation import PAD_LABEL
 from garden.layers.deep_rnn import recurrent_layer_class
 from garden.training.metrics import masked_cross_entropy
+from garden.training.precision import float32_copy
 from garden.training.tagging_metrics import MarkF1
 
 
@@ -104,14 +105,7 @@ def float32_tagger(config, weights):
     Returns:
         The same model under the float32 policy, with those weights.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = build_tagger(**config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    return float32_copy(build_tagger, config, weights)
 
 
 def predict_labels(model, token_ids, window, batch_size=64):
