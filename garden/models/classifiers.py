@@ -14,6 +14,7 @@ from keras import ops
 
 from garden.layers import TextCNN
 from garden.layers.deep_rnn import last_valid_step, recurrent_layer_class
+from garden.models.batched import pad_ids, predict_by_length
 from garden.models.bilm import with_elmo
 from garden.training.precision import float32_copy
 
@@ -623,15 +624,9 @@ def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
         float32 array `(len(token_ids),)`.
     """
     sequences = [np.asarray(ids, "int32")[:max_length] for ids in token_ids]
-    order = np.argsort([len(ids) for ids in sequences], kind="stable")
-    probabilities = np.zeros(len(sequences), "float32")
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        longest = max(1, max(len(sequences[row]) for row in rows))
-        width = -(-longest // 50) * 50
-        batch = np.zeros((len(rows), width), "int32")
-        for line, row in enumerate(rows):
-            batch[line, : len(sequences[row])] = sequences[row]
-        output = model.predict_on_batch(batch)
-        probabilities[rows] = np.asarray(output, "float32").reshape(-1)
-    return probabilities
+
+    def predict(batch):
+        output = model.predict_on_batch(pad_ids(batch, multiple=50))
+        return np.asarray(output, "float32").reshape(-1)
+
+    return np.asarray(predict_by_length(predict, sequences, batch_size), "float32")
