@@ -32,6 +32,7 @@ import tensorflow as tf
 from garden import data
 from garden.data.splits import split_pairs
 from garden.export.translation import export_translation_model, output_length_limit
+from garden.models.batched import pad_ids, predict_by_length
 from garden.models.seq2seq import (
     build_seq2seq,
     compile_seq2seq,
@@ -158,25 +159,22 @@ class Translator:
         """The translations of `texts`, in order (sources sorted by length);
         `verbose` as Keras's: a progress bar over the sentences."""
         sources = [self._source_ids(text) for text in texts]
-        order = np.argsort([len(ids) for ids in sources], kind="stable")
-        outputs = [None] * len(texts)
         progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            longest = max(len(sources[row]) for row in rows)
-            batch = np.zeros((len(rows), longest), "int32")
-            for line, row in enumerate(rows):
-                batch[line, : len(sources[row])] = sources[row]
+
+        def translate(rows):
+            batch = pad_ids(rows)
             ids, lengths = self._decode(
                 tf.constant(batch),
                 tf.constant(beam_width, tf.int32),
-                tf.constant(output_length_limit(longest - 1), tf.int32),
+                tf.constant(output_length_limit(batch.shape[1] - 1), tf.int32),
             )
-            for line, row in enumerate(rows):
-                kept = ids[line, : int(lengths[line])].numpy().tolist()
-                outputs[row] = detokenize(self.target_vocabulary.decode(kept))
             progress.add(len(rows))
-        return outputs
+            return [
+                detokenize(self.target_vocabulary.decode(row[:length].tolist()))
+                for row, length in zip(ids.numpy(), lengths.numpy(), strict=True)
+            ]
+
+        return predict_by_length(translate, sources, batch_size)
 
     def attention(self, texts):
         """Greedy translations of `texts` with the attention that made them.

@@ -108,12 +108,8 @@ def skipgram_pairs(ids, sentence, keep, window, seed):
         ]
     centers = tf.concat(centers, 0)
     contexts = tf.concat(contexts, 0)
-    # Mix the offsets so a batch is not all neighbours at one distance, and
-    # spread a center's pairs over the chunk's batches. Batches grouped by
-    # center (each center with all its contexts, its vector computed once)
-    # ran fastText twice as fast but took a center's ~6 steps at once: over
-    # three seeds, 5 PTB epochs, WordSim-353 fell from 0.150 to 0.125 (gensim,
-    # pair by pair: 0.147), so the pairs stay apart.
+    # Mix the offsets, and spread a center's pairs over the batches: taking
+    # them all in one step is faster but scores worse (docs/word_vectors.md).
     order = tf.random.experimental.stateless_shuffle(
         tf.range(tf.shape(centers)[0]), seeds[2]
     )

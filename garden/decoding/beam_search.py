@@ -108,15 +108,9 @@ def beam_search(
     beam_width = _count(beam_width)
     max_length = _count(max_length)
     rows = batch_size * beam_width
-    first = ops.cast(ops.arange(beam_width) == 0, "float32")
-    # Only beam 0 is live at first, so the first step does not pick K copies.
-    scores = ops.broadcast_to(
-        ops.expand_dims((1.0 - first) * _IMPOSSIBLE, 0),
-        _shape(batch_size, beam_width),
+    scores, tokens, finished, lengths = _initial_beams(
+        batch_size, beam_width, max_length
     )
-    tokens = ops.zeros(_shape(batch_size, beam_width, max_length), "int32")
-    finished = ops.zeros(_shape(batch_size, beam_width), "bool")
-    lengths = ops.zeros(_shape(batch_size, beam_width), "int32")
     last = ops.full(_shape(rows, 1), bos_id, "int32")
 
     def cond(step, tokens, scores, finished, lengths, last, states):
@@ -128,14 +122,7 @@ def beam_search(
         vocabulary = ops.shape(logits)[-1]
         log_probs = ops.log_softmax(ops.reshape(logits, (rows, -1)), axis=-1)
         log_probs = ops.reshape(log_probs, _shape(batch_size, beam_width, -1))
-        ids = ops.arange(vocabulary)
-        banned = ids == pad_id
-        for banned_id in banned_ids:
-            banned = ops.logical_or(banned, ids == banned_id)
-        log_probs = ops.where(banned, _IMPOSSIBLE, log_probs)
-        # A finished hypothesis extends itself by padding, at no cost.
-        only_pad = ops.where(ids == pad_id, 0.0, _IMPOSSIBLE)
-        log_probs = ops.where(finished[..., None], only_pad, log_probs)
+        log_probs = _allowed(log_probs, vocabulary, finished, pad_id, banned_ids)
         candidates = ops.reshape(scores[..., None] + log_probs, _shape(batch_size, -1))
         scores, best = ops.top_k(candidates, beam_width)
         origin = best // vocabulary
@@ -171,6 +158,37 @@ def beam_search(
             list(initial_states),
         ),
     )
+    return _best(tokens, scores, finished, lengths, max_length, length_penalty, pad_id)
+
+
+def _initial_beams(batch_size, beam_width, max_length):
+    """`(scores, tokens, finished, lengths)` of the beams before the first step."""
+    first = ops.cast(ops.arange(beam_width) == 0, "float32")
+    # Only beam 0 is live at first, so the first step does not pick K copies.
+    scores = ops.broadcast_to(
+        ops.expand_dims((1.0 - first) * _IMPOSSIBLE, 0),
+        _shape(batch_size, beam_width),
+    )
+    tokens = ops.zeros(_shape(batch_size, beam_width, max_length), "int32")
+    finished = ops.zeros(_shape(batch_size, beam_width), "bool")
+    lengths = ops.zeros(_shape(batch_size, beam_width), "int32")
+    return scores, tokens, finished, lengths
+
+
+def _allowed(log_probs, vocabulary, finished, pad_id, banned_ids):
+    """`log_probs` `(batch, beams, vocab)` with what may not come next ruled out."""
+    ids = ops.arange(vocabulary)
+    banned = ids == pad_id
+    for banned_id in banned_ids:
+        banned = ops.logical_or(banned, ids == banned_id)
+    log_probs = ops.where(banned, _IMPOSSIBLE, log_probs)
+    # A finished hypothesis extends itself by padding, at no cost.
+    only_pad = ops.where(ids == pad_id, 0.0, _IMPOSSIBLE)
+    return ops.where(finished[..., None], only_pad, log_probs)
+
+
+def _best(tokens, scores, finished, lengths, max_length, length_penalty, pad_id):
+    """`(token_ids, lengths, scores)` of each example's best finished beam."""
     penalty = ops.power(
         (5.0 + ops.cast(lengths, "float32")) / 6.0,
         ops.cast(length_penalty, "float32"),

@@ -266,6 +266,27 @@ def _sample_from_uniform(scaled, uniform):
     return ops.minimum(ids, ops.cast(last_with_mass, "int32"))
 
 
+def _length_limit(max_length, max_length_limit):
+    """The output buffer's size (a Python int) after checking both arguments."""
+    if _is_number(max_length) and (not _is_integer(max_length) or max_length <= 0):
+        raise _invalid("max_length", "a positive integer", max_length)
+    if max_length_limit is None:
+        if not _is_integer(max_length):
+            raise _invalid(
+                "max_length_limit",
+                "a positive integer when `max_length` is a tensor",
+                max_length_limit,
+            )
+        max_length_limit = int(max_length)
+    if not _is_integer(max_length_limit) or max_length_limit <= 0:
+        raise _invalid("max_length_limit", "a positive integer", max_length_limit)
+    if _is_integer(max_length) and max_length > max_length_limit:
+        raise _invalid(
+            "max_length", f"at most max_length_limit={max_length_limit}", max_length
+        )
+    return int(max_length_limit)
+
+
 def generate(
     step_fn,
     prompt_ids,
@@ -337,22 +358,7 @@ def generate(
     >>> np.asarray(ids).tolist(), int(length)
     ([[4, 0, 1, 2]], 4)
     """
-    if _is_number(max_length) and (not _is_integer(max_length) or max_length <= 0):
-        raise _invalid("max_length", "a positive integer", max_length)
-    if max_length_limit is None:
-        if not _is_integer(max_length):
-            raise _invalid(
-                "max_length_limit",
-                "a positive integer when `max_length` is a tensor",
-                max_length_limit,
-            )
-        max_length_limit = int(max_length)
-    if not _is_integer(max_length_limit) or max_length_limit <= 0:
-        raise _invalid("max_length_limit", "a positive integer", max_length_limit)
-    if _is_integer(max_length) and max_length > max_length_limit:
-        raise _invalid(
-            "max_length", f"at most max_length_limit={max_length_limit}", max_length
-        )
+    limit = _length_limit(max_length, max_length_limit)
     _check_temperature(temperature)
     _check_top_k(top_k)
     _check_top_p(top_p)
@@ -360,7 +366,6 @@ def generate(
     prompt_ids = ops.cast(ops.convert_to_tensor(prompt_ids), "int32")
     if len(prompt_ids.shape) != 2:
         raise _invalid("prompt_ids", "a (batch, length) tensor", prompt_ids.shape)
-    limit = int(max_length_limit)
     length = ops.clip(ops.cast(max_length, "int32"), 0, limit)
     batch = ops.shape(prompt_ids)[0]
     always_greedy = _is_number(temperature) and temperature == 0

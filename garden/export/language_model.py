@@ -1,5 +1,7 @@
 """Export of a language model: raw text in, generated text or scores out."""
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -69,72 +71,10 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
     lookup = vocabulary.to_string_lookup()
     inverse = vocabulary.to_string_lookup(invert=True)
     sampler = _Sampler(seed)
-    state_sizes = [state.shape[-1] for state in generator.inputs[1:]]
     archive = tracking_archive(generator, lookup, inverse, sampler)
-
-    def ids_of(texts, name, extra_steps=0):
-        texts, batch = nonempty_batch(limited_texts(texts, name))
-        tokens = tokenizer.tokenize_graph(texts)
-        ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
-        # At least one column, so a batch of texts without tokens still runs.
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
-        longest = tf.cast(tf.reduce_max(tokens.row_lengths()), tf.int32)
-        ids = within_limits(
-            ids,
-            (
-                longest,
-                MAX_PROMPT_TOKENS,
-                f"Received a text of {{}} tokens in input `{name}`, expected at "
-                f"most MAX_PROMPT_TOKENS = {MAX_PROMPT_TOKENS} per text.",
-            ),
-            (
-                batch * (longest + extra_steps),
-                MAX_BATCH_TOKENS,
-                f"Received {{}} steps in input `{name}` (texts times the tokens "
-                "of the longest, plus max_length when generating), expected at "
-                f"most MAX_BATCH_TOKENS = {MAX_BATCH_TOKENS} per request.",
-            ),
-        )
-        return ids, tokens.row_lengths(), batch
-
-    def zeros(batch):
-        return [tf.zeros((batch, size)) for size in state_sizes]
-
-    def step(ids, states):
-        logits, *states = generator([ids, *states], training=False)
-        return logits, states
-
-    def serve(prompt, max_length, temperature):
-        steps = tf.clip_by_value(max_length, 0, MAX_LENGTH_LIMIT)
-        ids, lengths, batch = ids_of(prompt, "prompt", steps)
-        generated, length = generate(
-            step,
-            ids,
-            zeros(tf.shape(ids)[0]),
-            max_length,
-            temperature=temperature,
-            seed=sampler.seed_generator,
-            max_length_limit=MAX_LENGTH_LIMIT,
-        )
-        words = inverse(generated[:, :length])
-        text = tf.strings.reduce_join(words, axis=-1, separator=separator)
-        return {"generated_text": tf.where(lengths > 0, text, "")[:batch]}
-
-    def score(text):
-        ids, _, batch = ids_of(text, "text")
-        logits, *_ = generator([ids, *zeros(tf.shape(ids)[0])], training=False)
-        targets = ids[:, 1:]
-        nll = keras.losses.sparse_categorical_crossentropy(
-            targets, logits[:, :-1], from_logits=True
-        )
-        weights = tf.cast(targets != 0, nll.dtype)
-        count = tf.reduce_sum(weights, axis=-1)
-        mean = tf.math.divide_no_nan(tf.reduce_sum(nll * weights, axis=-1), count)
-        return {
-            "mean_nll": mean[:batch],
-            "token_count": tf.cast(count, tf.int32)[:batch],
-        }
-
+    ids_of = functools.partial(_text_ids, tokenizer, lookup)
+    serve = _serve(generator, ids_of, inverse, sampler, separator)
+    score = _score(generator, ids_of)
     archive.add_endpoint(
         "serving_default",
         serve,
@@ -148,6 +88,85 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
         "score", score, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
     )
     return archive
+
+
+def _text_ids(tokenizer, lookup, texts, name, extra_steps=0):
+    """`(ids, token counts, batch)` of served texts, within the export's limits."""
+    texts, batch = nonempty_batch(limited_texts(texts, name))
+    tokens = tokenizer.tokenize_graph(texts)
+    ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
+    # At least one column, so a batch of texts without tokens still runs.
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+    longest = tf.cast(tf.reduce_max(tokens.row_lengths()), tf.int32)
+    ids = within_limits(
+        ids,
+        (
+            longest,
+            MAX_PROMPT_TOKENS,
+            f"Received a text of {{}} tokens in input `{name}`, expected at "
+            f"most MAX_PROMPT_TOKENS = {MAX_PROMPT_TOKENS} per text.",
+        ),
+        (
+            batch * (longest + extra_steps),
+            MAX_BATCH_TOKENS,
+            f"Received {{}} steps in input `{name}` (texts times the tokens "
+            "of the longest, plus max_length when generating), expected at "
+            f"most MAX_BATCH_TOKENS = {MAX_BATCH_TOKENS} per request.",
+        ),
+    )
+    return ids, tokens.row_lengths(), batch
+
+
+def _zero_states(generator, batch):
+    return [tf.zeros((batch, state.shape[-1])) for state in generator.inputs[1:]]
+
+
+def _serve(generator, ids_of, inverse, sampler, separator):
+    """The `serving_default` function: prompts in, generated text out."""
+
+    def step(ids, states):
+        logits, *states = generator([ids, *states], training=False)
+        return logits, states
+
+    def serve(prompt, max_length, temperature):
+        steps = tf.clip_by_value(max_length, 0, MAX_LENGTH_LIMIT)
+        ids, lengths, batch = ids_of(prompt, "prompt", steps)
+        generated, length = generate(
+            step,
+            ids,
+            _zero_states(generator, tf.shape(ids)[0]),
+            max_length,
+            temperature=temperature,
+            seed=sampler.seed_generator,
+            max_length_limit=MAX_LENGTH_LIMIT,
+        )
+        words = inverse(generated[:, :length])
+        text = tf.strings.reduce_join(words, axis=-1, separator=separator)
+        return {"generated_text": tf.where(lengths > 0, text, "")[:batch]}
+
+    return serve
+
+
+def _score(generator, ids_of):
+    """The `score` function: texts in, mean NLL and token count out."""
+
+    def score(text):
+        ids, _, batch = ids_of(text, "text")
+        states = _zero_states(generator, tf.shape(ids)[0])
+        logits, *_ = generator([ids, *states], training=False)
+        targets = ids[:, 1:]
+        nll = keras.losses.sparse_categorical_crossentropy(
+            targets, logits[:, :-1], from_logits=True
+        )
+        weights = tf.cast(targets != 0, nll.dtype)
+        count = tf.reduce_sum(weights, axis=-1)
+        mean = tf.math.divide_no_nan(tf.reduce_sum(nll * weights, axis=-1), count)
+        return {
+            "mean_nll": mean[:batch],
+            "token_count": tf.cast(count, tf.int32)[:batch],
+        }
+
+    return score
 
 
 def export_language_model(

@@ -14,7 +14,9 @@ from keras import ops
 
 from garden.layers import TextCNN
 from garden.layers.deep_rnn import last_valid_step, recurrent_layer_class
+from garden.models.batched import pad_ids, predict_by_length
 from garden.models.bilm import with_elmo
+from garden.training.precision import float32_copy
 
 CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")
 BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")
@@ -602,14 +604,7 @@ def float32_classifier(kind, config, weights):
     Returns:
         The same model under the float32 policy, with those weights.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = build_classifier(kind, **config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    return float32_copy(build_classifier, {"kind": kind, **config}, weights)
 
 
 def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
@@ -629,15 +624,9 @@ def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
         float32 array `(len(token_ids),)`.
     """
     sequences = [np.asarray(ids, "int32")[:max_length] for ids in token_ids]
-    order = np.argsort([len(ids) for ids in sequences], kind="stable")
-    probabilities = np.zeros(len(sequences), "float32")
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        longest = max(1, max(len(sequences[row]) for row in rows))
-        width = -(-longest // 50) * 50
-        batch = np.zeros((len(rows), width), "int32")
-        for line, row in enumerate(rows):
-            batch[line, : len(sequences[row])] = sequences[row]
-        output = model.predict_on_batch(batch)
-        probabilities[rows] = np.asarray(output, "float32").reshape(-1)
-    return probabilities
+
+    def predict(batch):
+        output = model.predict_on_batch(pad_ids(batch, multiple=50))
+        return np.asarray(output, "float32").reshape(-1)
+
+    return np.asarray(predict_by_length(predict, sequences, batch_size), "float32")

@@ -8,6 +8,7 @@ import numpy as np
 from garden.layers import ActivationRegularization, DeepRNN, EmbeddingDropout
 from garden.layers.recurrent import check_rate
 from garden.training.metrics import Perplexity, masked_cross_entropy
+from garden.training.precision import float32_copy
 
 
 def build_language_model(
@@ -101,21 +102,9 @@ def build_language_model(
     >>> tuple(model(np.ones((2, 7), "int32")).shape)
     (2, 7, 50)
     """
-    if stateful and batch_size is None:
-        raise ValueError(
-            "Received an invalid value for argument `batch_size`, expected a "
-            "positive integer with `stateful=True`, got None."
-        )
-    for argument, value in (
-        ("tie_weights", tie_weights),
-        ("embedding_dropout", embedding_dropout),
-    ):
-        if value and embedding_dim is None:
-            raise ValueError(
-                f"Received an invalid value for argument `{argument}`, expected "
-                f"{'False' if value is True else 0} for one-hot inputs "
-                "(`embedding_dim=None`): there is no embedding matrix."
-            )
+    _check_arguments(
+        stateful, batch_size, embedding_dim, tie_weights, embedding_dropout
+    )
     input_dropout = dropout if input_dropout is None else input_dropout
     hidden_dropout = dropout if hidden_dropout is None else hidden_dropout
     for argument, rate in (
@@ -128,33 +117,9 @@ def build_language_model(
         keras.layers.SpatialDropout1D if locked_dropout else keras.layers.Dropout
     )
     tokens = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
-    if embedding_dim is None:
-        # One-hot inputs: a frozen identity embedding, so ids need no other path.
-        embedding = keras.layers.Embedding(
-            vocab_size,
-            vocab_size,
-            embeddings_initializer="identity",
-            trainable=False,
-            mask_zero=mask_zero,
-            name="one_hot",
-        )
-    elif embedding_dropout:
-        # A ReversibleEmbedding: tying reads it from the output side too.
-        embedding = EmbeddingDropout(
-            vocab_size,
-            embedding_dim,
-            rate=embedding_dropout,
-            mask_zero=mask_zero,
-            name="embedding",
-        )
-    elif tie_weights:
-        embedding = keras.layers.ReversibleEmbedding(
-            vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
-        )
-    else:
-        embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
-        )
+    embedding = _embedding(
+        vocab_size, embedding_dim, embedding_dropout, tie_weights, mask_zero
+    )
     x = embedding(tokens)
     x = sequence_dropout(input_dropout, name="embedding_dropout")(x)
     rnn = DeepRNN(
@@ -175,12 +140,7 @@ def build_language_model(
     )
     state_inputs = []
     if return_state:
-        state_inputs = [
-            keras.Input((size,), batch_size=batch_size, name=f"state_{index}")
-            for index, size in enumerate(
-                size for size in rnn.units for _ in range(rnn.states_per_layer)
-            )
-        ]
+        state_inputs = _state_inputs(rnn, batch_size)
         h, *states = rnn(x, initial_state=state_inputs)
     else:
         h = rnn(x)
@@ -191,18 +151,81 @@ def build_language_model(
             temporal_activation_regularization,
             name="activation_regularization",
         )([h, x])
-    if tie_weights:
-        if units != embedding_dim:
-            x = keras.layers.Dense(embedding_dim, name="projection")(x)
-        logits = embedding(x, reverse=True)
-        logits = keras.layers.Activation("linear", dtype="float32", name="logits")(
-            logits
-        )
-    else:
-        logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
+    logits = _logits(x, embedding, vocab_size, units, embedding_dim, tie_weights)
     if return_state:
         return keras.Model([tokens, *state_inputs], [logits, *states], name=name)
     return keras.Model(tokens, logits, name=name)
+
+
+def _check_arguments(
+    stateful, batch_size, embedding_dim, tie_weights, embedding_dropout
+):
+    """Refuses the combinations of `build_language_model` arguments it cannot build."""
+    if stateful and batch_size is None:
+        raise ValueError(
+            "Received an invalid value for argument `batch_size`, expected a "
+            "positive integer with `stateful=True`, got None."
+        )
+    for argument, value in (
+        ("tie_weights", tie_weights),
+        ("embedding_dropout", embedding_dropout),
+    ):
+        if value and embedding_dim is None:
+            raise ValueError(
+                f"Received an invalid value for argument `{argument}`, expected "
+                f"{'False' if value is True else 0} for one-hot inputs "
+                "(`embedding_dim=None`): there is no embedding matrix."
+            )
+
+
+def _embedding(vocab_size, embedding_dim, embedding_dropout, tie_weights, mask_zero):
+    """The input embedding layer (named "one_hot" or "embedding")."""
+    if embedding_dim is None:
+        # One-hot inputs: a frozen identity embedding, so ids need no other path.
+        return keras.layers.Embedding(
+            vocab_size,
+            vocab_size,
+            embeddings_initializer="identity",
+            trainable=False,
+            mask_zero=mask_zero,
+            name="one_hot",
+        )
+    if embedding_dropout:
+        # A ReversibleEmbedding: tying reads it from the output side too.
+        return EmbeddingDropout(
+            vocab_size,
+            embedding_dim,
+            rate=embedding_dropout,
+            mask_zero=mask_zero,
+            name="embedding",
+        )
+    if tie_weights:
+        return keras.layers.ReversibleEmbedding(
+            vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
+        )
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"
+    )
+
+
+def _state_inputs(rnn, batch_size):
+    """One `keras.Input` per state of every layer of `rnn`, in its order."""
+    return [
+        keras.Input((size,), batch_size=batch_size, name=f"state_{index}")
+        for index, size in enumerate(
+            size for size in rnn.units for _ in range(rnn.states_per_layer)
+        )
+    ]
+
+
+def _logits(x, embedding, vocab_size, units, embedding_dim, tie_weights):
+    """The float32 logits: the embedding read in reverse when tied, else a Dense."""
+    if not tie_weights:
+        return keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
+    if units != embedding_dim:
+        x = keras.layers.Dense(embedding_dim, name="projection")(x)
+    logits = embedding(x, reverse=True)
+    return keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
 
 
 def language_model_config(model):
@@ -284,17 +307,16 @@ def generation_model(config, weights):
         A model for `garden.decoding.generate` and for export: inputs
         `[ids, *states]`, outputs `[logits, *states]`, padding-aware.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        options = {**config, **INFERENCE, "stateful": False, "batch_size": None}
-        model = build_language_model(
-            **options, mask_zero=True, return_state=True, name="generator"
-        )
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    options = {
+        **config,
+        **INFERENCE,
+        "stateful": False,
+        "batch_size": None,
+        "mask_zero": True,
+        "return_state": True,
+        "name": "generator",
+    }
+    return float32_copy(build_language_model, options, weights)
 
 
 def zero_states(model, batch_size):

@@ -41,6 +41,7 @@ from garden.decoding.beam_search import beam_search, tile_beams
 from garden.layers import DeepRNN
 from garden.layers.attention import AdditiveAttention
 from garden.training.metrics import Perplexity, masked_cross_entropy
+from garden.training.precision import float32_copy
 
 Seq2Seq = collections.namedtuple(
     "Seq2Seq", ["training", "encoder", "decoder", "alignment"], defaults=(None,)
@@ -177,36 +178,43 @@ def build_seq2seq(
     training = keras.Model((source_ids, target_ids), logits, name=name)
     alignment = None
     if attention:
-        if reverse_source:
-            # The encoder read the source backwards: columns back in order.
-            index = ops.expand_dims(_reversal(source_ids), 1)
-            index = index + ops.zeros_like(weights, dtype="int32")
-            weights = ops.take_along_axis(weights, index, axis=2)
-        alignment = keras.Model(
-            (source_ids, target_ids), weights, name=f"{name}_alignment"
+        alignment = _alignment_model(
+            source_ids, target_ids, weights, reverse_source, name
         )
-
     encoder = keras.Model(
         source_ids, [outputs, source_mask, context, *states], name=f"{name}_encoder"
     )
+    decoder = _decoder_model(decode, units, num_layers * per_layer, name)
+    return Seq2Seq(training, encoder, decoder, alignment)
 
+
+def _alignment_model(source_ids, target_ids, weights, reverse_source, name):
+    """The model from the ids to the attention weights, columns in source order."""
+    if reverse_source:
+        # The encoder read the source backwards: columns back in order.
+        index = ops.expand_dims(_reversal(source_ids), 1)
+        index = index + ops.zeros_like(weights, dtype="int32")
+        weights = ops.take_along_axis(weights, index, axis=2)
+    return keras.Model((source_ids, target_ids), weights, name=f"{name}_alignment")
+
+
+def _decoder_model(decode, units, num_states, name):
+    """The decoder as its own model: `decode` on fresh inputs for every part."""
     step_ids = _ids("target_ids")
     step_outputs = keras.Input((None, units), name="encoder_outputs")
     step_mask = keras.Input((None,), dtype="bool", name="source_mask")
     step_context = keras.Input((units,), name="context")
     step_states = [
-        keras.Input((units,), name=f"state_{index}")
-        for index in range(num_layers * per_layer)
+        keras.Input((units,), name=f"state_{index}") for index in range(num_states)
     ]
     step_logits, new_states, _ = decode(
         step_ids, step_outputs, step_mask, step_context, step_states
     )
-    decoder = keras.Model(
+    return keras.Model(
         [step_ids, step_outputs, step_mask, step_context, *step_states],
         [step_logits, *new_states],
         name=f"{name}_decoder",
     )
-    return Seq2Seq(training, encoder, decoder, alignment)
 
 
 def compile_seq2seq(model, optimizer):
@@ -224,14 +232,9 @@ def float32_seq2seq(config, weights):
         config: The `build_seq2seq` arguments of the trained model.
         weights: Its training model's `get_weights()`.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        models = build_seq2seq(**config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    models.training.set_weights(weights)
-    return models
+    return float32_copy(
+        build_seq2seq, config, weights, weights_into=lambda models: models.training
+    )
 
 
 def translate_ids(

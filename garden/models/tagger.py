@@ -13,7 +13,9 @@ import numpy as np
 
 from garden.data.punctuation import PAD_LABEL
 from garden.layers.deep_rnn import recurrent_layer_class
+from garden.models.batched import pad_ids, predict_by_length
 from garden.training.metrics import masked_cross_entropy
+from garden.training.precision import float32_copy
 from garden.training.tagging_metrics import MarkF1
 
 
@@ -104,14 +106,7 @@ def float32_tagger(config, weights):
     Returns:
         The same model under the float32 policy, with those weights.
     """
-    policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = build_tagger(**config)
-    finally:
-        keras.config.set_dtype_policy(policy)
-    model.set_weights(weights)
-    return model
+    return float32_copy(build_tagger, config, weights)
 
 
 def predict_labels(model, token_ids, window, batch_size=64):
@@ -131,19 +126,20 @@ def predict_labels(model, token_ids, window, batch_size=64):
     Returns:
         A list of int32 label arrays, one per sequence, of its length.
     """
-    pieces = []  # (sequence, start, ids)
+    places, windows = [], []  # (sequence, start) of each window
     for row, ids in enumerate(token_ids):
         ids = np.asarray(ids, "int32")
-        pieces += [(row, s, ids[s : s + window]) for s in range(0, len(ids), window)]
+        for start in range(0, len(ids), window):
+            places.append((row, start))
+            windows.append(ids[start : start + window])
+
+    def predict(batch):
+        logits = model.predict_on_batch(pad_ids(batch, multiple=50))
+        predicted = np.argmax(np.asarray(logits), axis=-1)
+        return [predicted[line, : len(ids)] for line, ids in enumerate(batch)]
+
     labels = [np.zeros(len(ids), "int32") for ids in token_ids]
-    order = np.argsort([len(ids) for _, _, ids in pieces], kind="stable")
-    for start in range(0, len(order), batch_size):
-        chosen = [pieces[i] for i in order[start : start + batch_size]]
-        width = -(-max(len(ids) for _, _, ids in chosen) // 50) * 50
-        batch = np.zeros((len(chosen), width), "int32")
-        for line, (_, _, ids) in enumerate(chosen):
-            batch[line, : len(ids)] = ids
-        predicted = np.argmax(np.asarray(model.predict_on_batch(batch)), axis=-1)
-        for line, (row, offset, ids) in enumerate(chosen):
-            labels[row][offset : offset + len(ids)] = predicted[line, : len(ids)]
+    predicted = predict_by_length(predict, windows, batch_size)
+    for (row, start), window_labels in zip(places, predicted, strict=True):
+        labels[row][start : start + len(window_labels)] = window_labels
     return labels

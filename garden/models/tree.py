@@ -18,6 +18,7 @@ import tensorflow as tf
 from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees, tree_dataset
 from garden.layers import TreeLSTM, TreeRNN
 from garden.layers.deep_rnn import recurrent_layer_class
+from garden.models.batched import pad_ids, predict_by_length
 from garden.models.bilm import with_elmo
 from garden.models.classifiers import FirstAndLastSteps
 from garden.training.sentiment_metrics import RootAccuracy
@@ -263,28 +264,25 @@ def predict_nodes(model, trees, vocabulary, batch_size=100):
     Returns:
         A list, one `(num_nodes, 5)` float32 array per tree, root last.
     """
-    order = np.argsort([tree.num_nodes for tree in trees], kind="stable")
-    out = [None] * len(trees)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        batch = encode_trees([trees[row] for row in rows], vocabulary)
+
+    def predict(batch):
+        encoded = encode_trees(batch, vocabulary)
         p = np.asarray(
-            model.predict_on_batch({name: batch[name] for name in TREE_INPUTS}),
+            model.predict_on_batch({name: encoded[name] for name in TREE_INPUTS}),
             "float32",
         )
-        for line, row in enumerate(rows):
-            out[row] = p[line, : trees[row].num_nodes]
-    return out
+        return [p[line, : tree.num_nodes] for line, tree in enumerate(batch)]
+
+    return predict_by_length(
+        predict, trees, batch_size, length=lambda tree: tree.num_nodes
+    )
 
 
 def predict_phrases(model, ids, batch_size=100):
     """The BiLSTM's probabilities for a list of id arrays, in order."""
-    order = np.argsort([len(row) for row in ids], kind="stable")
-    out = np.zeros((len(ids), NUM_SENTIMENT_CLASSES), "float32")
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        batch = np.zeros((len(rows), max(1, max(len(ids[r]) for r in rows))), "int32")
-        for line, row in enumerate(rows):
-            batch[line, : len(ids[row])] = ids[row]
-        out[rows] = np.asarray(model.predict_on_batch(batch), "float32")
-    return out
+
+    def predict(batch):
+        return np.asarray(model.predict_on_batch(pad_ids(batch)), "float32")
+
+    out = predict_by_length(predict, ids, batch_size)
+    return np.asarray(out, "float32").reshape(len(ids), NUM_SENTIMENT_CLASSES)

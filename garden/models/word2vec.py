@@ -122,23 +122,18 @@ class SubwordEmbedding(keras.layers.Layer):
             return ops.take(self.embeddings, ids, axis=0)
         shape = ops.shape(ids)
         rows = ops.take(self.table, ops.reshape(ids, (-1,)), axis=0)
-        # Only the real entries: a word has 14 rows on average in running
-        # text but the table is as wide as the longest word's (71 on PTB),
-        # and gathering the -1 padding as well made the gradient scatter five
-        # times the rows it needs (80% of a step). `nonzero` gives them in
-        # row-major order, so each center's entries are one sorted segment
-        # (never empty: column 0 is the word's own row).
-        # The flat list has a dynamic length: no XLA (`compile_skipgram`).
+        # Only the real entries: the -1 padding would multiply the rows the
+        # gradient scatters. Their count is dynamic, so no XLA here.
         center, slot = ops.nonzero(rows >= 0)
         entries = ops.take(ops.reshape(rows, (-1,)), center * ops.shape(rows)[1] + slot)
         vectors = ops.take(self.embeddings, entries, axis=0)
+        # Row-major `nonzero`: each center's entries are one sorted segment,
+        # never empty (column 0 is the word's own row).
         total = ops.segment_sum(vectors, center, sorted=True)
         count = ops.sum(ops.cast(rows >= 0, self.compute_dtype), axis=1)
         mean = total / count[:, None]
-        # The value is the mean, but each row is updated with the whole
-        # gradient of v_c (the gradient of the sum), as fastText and gensim
-        # update the word and every n-gram: the mean's own gradient would
-        # give each of the ~25 rows only 1/25 of the step.
+        # The value is the mean, but every row gets the whole gradient of v_c
+        # (that of the sum), as in fastText and gensim, not a fraction of it.
         return ops.reshape(
             total + ops.stop_gradient(mean - total), (*shape, self.output_dim)
         )

@@ -81,3 +81,29 @@ def set_precision(precision, bfloat16_pays=False):
     policy = resolve_precision(precision, bfloat16_pays)
     keras.config.set_dtype_policy(policy)
     return policy
+
+
+def float32_copy(build, config, weights, weights_into=None):
+    """`build(**config)` under the float32 policy, with trained `weights` set.
+
+    The float32 twin that decoding and export use of a model trained under
+    any policy; the global policy is restored afterwards, even on error.
+
+    Args:
+        build: A model builder, e.g. `garden.models.build_tagger`.
+        config: The builder's arguments of the trained model.
+        weights: The trained model's `get_weights()`.
+        weights_into: Where in what `build` returns the weights go (e.g. a
+            `Seq2Seq`'s training model); None: the returned model itself.
+
+    Returns:
+        What `build` returned, its weights set.
+    """
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        built = build(**config)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    (built if weights_into is None else weights_into(built)).set_weights(weights)
+    return built

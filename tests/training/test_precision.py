@@ -63,3 +63,36 @@ def test_mixed_float16_compiles_with_loss_scaling():
 def test_unknown_precision():
     with pytest.raises(ValueError, match="`precision`.*'mixed_float16'"):
         resolve_precision("float8")
+
+
+def _dense(units=2):
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+
+
+def test_float32_copy_builds_in_float32_with_the_weights_and_restores_the_policy():
+    set_precision("mixed_bfloat16")
+    trained = _dense()
+    weights = [
+        np.full(w.shape, i + 1.0, "float32") for i, w in enumerate(trained.weights)
+    ]
+    copy = precision.float32_copy(
+        lambda **config: _dense(**config), {"units": 2}, weights
+    )
+    assert copy.layers[0].compute_dtype == "float32"
+    np.testing.assert_array_equal(copy.layers[0].kernel.numpy(), weights[0])
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
+
+    def broken(**config):
+        raise RuntimeError("build failed")
+
+    with pytest.raises(RuntimeError):
+        precision.float32_copy(broken, {}, [])
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
+
+
+def test_float32_copy_sets_the_weights_where_told():
+    weights = [np.ones(w.shape, "float32") for w in _dense().weights]
+    built = precision.float32_copy(
+        lambda: ("other parts", _dense()), {}, weights, weights_into=lambda b: b[1]
+    )
+    np.testing.assert_array_equal(built[1].layers[0].kernel.numpy(), weights[0])
