@@ -4,6 +4,7 @@ from garden.layers.attention import AdditiveAttention
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.pooling import FirstAndLastSteps
 from garden.layers.recurrent import cell_loops_only
 from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
 from garden.layers.scalar_mix import ScalarMix
@@ -17,6 +18,7 @@ __all__ = [
     "GRU",
     "DeepRNN",
     "EmbeddingDropout",
+    "FirstAndLastSteps",
     "GRUCell",
     "LSTM",
     "LSTMCell",

@@ -10,7 +10,6 @@ from garden.models.bilm import (
 )
 from garden.models.classifiers import (
     BagOfWords,
-    FirstAndLastSteps,
     build_bag_of_words_classifier,
     build_birnn_classifier,
     build_classifier,
@@ -45,7 +44,6 @@ from garden.models.tree import (
 __all__ = [
     "BagOfWords",
     "BiLMFeatures",
-    "FirstAndLastSteps",
     "NGramLanguageModel",
     "bilm_feature_model",
     "build_bag_of_words_classifier",

@@ -16,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees, tree_dataset
-from garden.layers import TreeLSTM, TreeRNN
+from garden.layers import FirstAndLastSteps, TreeLSTM, TreeRNN
 from garden.layers.deep_rnn import recurrent_layer_class
 from garden.models.bilm import with_elmo
-from garden.models.classifiers import FirstAndLastSteps
 from garden.training.sentiment_metrics import RootAccuracy
 
 TREE_MODELS = {"treernn": TreeRNN, "treelstm": TreeLSTM}
