@@ -1,6 +1,7 @@
 """Keras layers written from the equations of the lectures."""
 
 from garden.layers.attention import AdditiveAttention
+from garden.layers.bag_of_words import BagOfWords, NaiveBayesLogit, NGramIds
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
@@ -15,6 +16,7 @@ from garden.layers.tree import TreeLSTM, TreeRNN
 __all__ = [
     "ActivationRegularization",
     "AdditiveAttention",
+    "BagOfWords",
     "GRU",
     "DeepRNN",
     "EmbeddingDropout",
@@ -22,6 +24,8 @@ __all__ = [
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "NaiveBayesLogit",
+    "NGramIds",
     "ScalarMix",
     "SimpleRNN",
     "SimpleRNNCell",

@@ -9,7 +9,6 @@ from garden.models.bilm import (
     map_vocabulary,
 )
 from garden.models.classifiers import (
-    BagOfWords,
     build_bag_of_words_classifier,
     build_birnn_classifier,
     build_classifier,
@@ -42,7 +41,6 @@ from garden.models.tree import (
 )
 
 __all__ = [
-    "BagOfWords",
     "BiLMFeatures",
     "NGramLanguageModel",
     "bilm_feature_model",
