@@ -3,6 +3,7 @@
 from garden.layers.attention import AdditiveAttention
 from garden.layers.bag_of_words import BagOfWords, NaiveBayesLogit, NGramIds
 from garden.layers.deep_rnn import DeepRNN
+from garden.layers.embedding import SubwordEmbedding, TokenEmbedding
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
 from garden.layers.pooling import FirstAndLastSteps
@@ -29,7 +30,9 @@ __all__ = [
     "ScalarMix",
     "SimpleRNN",
     "SimpleRNNCell",
+    "SubwordEmbedding",
     "TextCNN",
+    "TokenEmbedding",
     "TreeLSTM",
     "TreeRNN",
     "cell_loops_only",

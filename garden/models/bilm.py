@@ -19,7 +19,7 @@ frozen layers
     h_{t,0} = [x_t; x_t]        h_{t,j} = [->h_{t,j}; <-h_{t,j}]     j = 1 .. L
 
 through `BiLMFeatures` and mixes them with `garden.layers.ScalarMix`. The
-vocabulary the biLM was trained with travels in the `TokenEmbedding`'s
+vocabulary the biLM was trained with travels in the `garden.layers.TokenEmbedding`'s
 config, so a saved `.keras` file is all a downstream model needs.
 """
 
@@ -31,44 +31,11 @@ import numpy as np
 from keras import ops
 
 from garden.data.batching import check_positive_integer
-from garden.layers import LSTM, ScalarMix
+from garden.layers import LSTM, ScalarMix, TokenEmbedding
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.sampled_softmax import SampledSoftmaxModel
 
 DIRECTIONS = ("forward", "backward")
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class TokenEmbedding(keras.layers.ReversibleEmbedding):
-    """A tied input embedding and output softmax that also knows its tokens.
-
-        embed(w) = E[w]          logits(h) = h E^T      (`reverse=True`)
-
-    `keras.layers.ReversibleEmbedding` with the vocabulary in its config:
-    `tokens[i]` is the token of id i, so a saved model maps words to ids
-    the way it was trained.
-
-    Args:
-        tokens: The vocabulary's tokens in id order (`Vocabulary.tokens`).
-        output_dim: Embedding width.
-        **kwargs: `ReversibleEmbedding`'s other arguments.
-
-    Example:
-
-    >>> import numpy as np
-    >>> embedding = TokenEmbedding(["<pad>", "<unk>", "good"], 4)
-    >>> tuple(embedding(np.array([[2, 1]])).shape), embedding.input_dim
-    ((1, 2, 4), 3)
-    """
-
-    def __init__(self, tokens, output_dim, **kwargs):
-        kwargs.pop("input_dim", None)
-        kwargs["tie_weights"] = True
-        super().__init__(len(tokens), output_dim, **kwargs)
-        self.tokens = [str(token) for token in tokens]
-
-    def get_config(self):
-        return {**super().get_config(), "tokens": self.tokens}
 
 
 @keras.saving.register_keras_serializable(package="garden")
