@@ -9,6 +9,7 @@ from garden.layers.lstm import LSTM, LSTMCell
 from garden.layers.pooling import FirstAndLastSteps
 from garden.layers.recurrent import cell_loops_only
 from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
+from garden.layers.reversal import ReverseSequence, ReverseValidSteps
 from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from garden.layers.text_cnn import TextCNN
@@ -27,6 +28,8 @@ __all__ = [
     "LSTMCell",
     "NaiveBayesLogit",
     "NGramIds",
+    "ReverseSequence",
+    "ReverseValidSteps",
     "ScalarMix",
     "SimpleRNN",
     "SimpleRNNCell",

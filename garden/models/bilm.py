@@ -31,46 +31,11 @@ import numpy as np
 from keras import ops
 
 from garden.data.batching import check_positive_integer
-from garden.layers import LSTM, ScalarMix, TokenEmbedding
+from garden.layers import LSTM, ReverseSequence, ScalarMix, TokenEmbedding
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.sampled_softmax import SampledSoftmaxModel
 
 DIRECTIONS = ("forward", "backward")
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class ReverseSequence(keras.layers.Layer):
-    """Each row's valid steps in reverse order; right padding stays in place.
-
-        y_{b,t} = x_{b, n_b - 1 - t}   for t < n_b,   x_{b,t} after that
-
-    where n_b counts the non-zero `token_ids` of row b. Applied twice, it is
-    the identity, so it both turns a batch around for the backward LM and
-    brings the backward LM's states back into reading order.
-
-    Call arguments:
-        inputs: `(batch, steps)` or `(batch, steps, features)`.
-        token_ids: `(batch, steps)`, right-padded with 0.
-
-    Example:
-
-    >>> import numpy as np
-    >>> ids = np.array([[5, 6, 7, 0]])
-    >>> ReverseSequence()(ids, ids).numpy().tolist()
-    [[7, 6, 5, 0]]
-    """
-
-    def call(self, inputs, token_ids):
-        lengths = ops.sum(ops.cast(ops.not_equal(token_ids, 0), "int32"), axis=1)
-        steps = ops.arange(ops.shape(token_ids)[1], dtype="int32")[None, :]
-        lengths = lengths[:, None]
-        index = ops.where(steps < lengths, lengths - 1 - steps, steps)
-        if len(inputs.shape) == 3:
-            index = index[:, :, None]
-        return ops.take_along_axis(inputs, index, axis=1)
-
-    def compute_output_shape(self, inputs_shape, token_ids_shape):
-        return tuple(inputs_shape)
 
 
 def build_bilm(
