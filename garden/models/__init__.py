@@ -1,7 +1,6 @@
 """Task models composed from the garden's layers, and the baselines they must beat."""
 
 from garden.models.bilm import (
-    BiLMFeatures,
     bilm_feature_model,
     build_bilm,
     compile_bilm,
@@ -41,7 +40,6 @@ from garden.models.tree import (
 )
 
 __all__ = [
-    "BiLMFeatures",
     "NGramLanguageModel",
     "bilm_feature_model",
     "build_bag_of_words_classifier",
