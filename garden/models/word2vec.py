@@ -22,25 +22,9 @@ the whole table.
 
 import keras
 import numpy as np
-from keras import ops
 
 from garden.layers import SubwordEmbedding
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class NegativeSamplingLoss(keras.losses.Loss):
-    """The logistic loss summed over a pair's context and noise words.
-
-    Labels are 1 for the context word and 0 for the K noise words; the
-    default reduction sums over the batch (see the module docstring).
-    """
-
-    def __init__(self, reduction="sum", name="negative_sampling", **kwargs):
-        super().__init__(reduction=reduction, name=name, **kwargs)
-
-    def call(self, labels, logits):
-        losses = ops.binary_crossentropy(labels, logits, from_logits=True)
-        return ops.sum(losses, axis=-1)
+from garden.training.losses import NegativeSamplingLoss
 
 
 def build_skipgram(vocab_size, dim=100, negatives=5, subword_table=None, buckets=0):
