@@ -45,6 +45,7 @@ from garden.data.sources import (
     extract_archive,
     locate,
 )
+from garden.data.sst_batches import encode_phrases, node_dataset, phrase_dataset
 from garden.data.tokenizers import CharacterTokenizer, WordTokenizer
 from garden.data.trees import (
     ParsedTree,
@@ -70,6 +71,7 @@ __all__ = [
     "build_tree_vocabulary",
     "cache_directory",
     "classification_dataset",
+    "encode_phrases",
     "encode_texts",
     "encode_trees",
     "extract_archive",
@@ -82,9 +84,11 @@ __all__ = [
     "load_sst",
     "load_time_machine",
     "locate",
+    "node_dataset",
     "parse_tree",
     "partition_random",
     "partition_sequential",
+    "phrase_dataset",
     "sentence_dataset",
     "token_stream",
     "translation_dataset",

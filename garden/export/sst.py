@@ -8,6 +8,7 @@ return the 5-way class probabilities of the whole sentence (the root).
 
 import tensorflow as tf
 
+from garden.data.sst_batches import TREE_INPUTS
 from garden.data.tokenizers import lower_graph
 from garden.data.trees import NUM_SENTIMENT_CLASSES, parse_tree
 from garden.export.limits import MAX_TREE_CHARACTERS, MAX_TREE_DEPTH
@@ -19,7 +20,6 @@ from garden.export.serving import (
     write_version,
 )
 from garden.layers import cell_loops_only
-from garden.models.tree import TREE_INPUTS
 from garden.training.checkpoints import save_model
 
 _OPEN, _CLOSE, _WORD = 0, 1, 2

@@ -10,13 +10,9 @@ import pytest
 import tensorflow as tf
 
 from garden import data
+from garden.data.sst_batches import encode_phrases
 from garden.export.sst import export_sst_model, parse_tree_graph
-from garden.models.tree import (
-    build_sst_model,
-    encode_phrases,
-    predict_nodes,
-    predict_phrases,
-)
+from garden.models.tree import build_sst_model, predict_nodes, predict_phrases
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 
