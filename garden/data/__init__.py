@@ -55,6 +55,7 @@ from garden.data.trees import (
     tree_dataset,
 )
 from garden.data.vocabulary import Vocabulary, encode_texts
+from garden.data.word_similarity import load_analogies, load_word_pairs
 
 __all__ = [
     "CharacterTokenizer",
@@ -76,6 +77,7 @@ __all__ = [
     "encode_trees",
     "extract_archive",
     "language_model_dataset",
+    "load_analogies",
     "load_english_french",
     "load_glove_embeddings",
     "load_word_vectors_embeddings",
@@ -83,6 +85,7 @@ __all__ = [
     "load_ptb",
     "load_sst",
     "load_time_machine",
+    "load_word_pairs",
     "locate",
     "node_dataset",
     "parse_tree",
