@@ -3,12 +3,12 @@
 import json
 import math
 import os
-import warnings
 
 import keras
 
 from garden.reports import replacing
 from garden.training.checkpoints import save_model
+from garden.training.monitoring import monitored_value
 
 
 class ResetStatesEachEpoch(keras.callbacks.Callback):
@@ -129,14 +129,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         return value < self.best if self.mode == "min" else value > self.best
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or self.monitor not in logs:
-            warnings.warn(
-                f"No `{self.monitor}` in the logs of epoch {epoch + 1} (got "
-                f"{sorted(logs or {})}): no checkpoint saved.",
-                stacklevel=2,
-            )
+        value = monitored_value(logs, self.monitor, epoch, "no checkpoint saved")
+        if value is None:
             return
-        value = float(logs[self.monitor])
         if self.improves(value):
             self.best, self.best_epoch = value, epoch
             save_model(
