@@ -53,6 +53,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from garden import data  # noqa: E402
+from garden.data.sst_batches import TREE_INPUTS  # noqa: E402
 from garden.models import (  # noqa: E402
     build_birnn_classifier,
     build_language_model,
@@ -64,7 +65,6 @@ from garden.models import (  # noqa: E402
     compile_seq2seq,
     compile_sst_model,
 )
-from garden.models.tree import TREE_INPUTS  # noqa: E402
 from garden.training import make_optimizer, set_precision  # noqa: E402
 
 CHARACTERS = 31

@@ -17,6 +17,7 @@ def register_keras_objects():
     """
     from garden import layers, models  # noqa: F401
     from garden.training import (  # noqa: F401
+        losses,
         metrics,
         sampled_softmax,
         sentiment_metrics,

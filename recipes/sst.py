@@ -31,14 +31,12 @@ import keras
 import numpy as np
 
 from garden import data
+from garden.data.sst_batches import encode_phrases, node_dataset, phrase_dataset
 from garden.export.sst import export_sst_model
 from garden.models.bilm import load_bilm, map_vocabulary
 from garden.models.tree import (
     build_sst_model,
     compile_sst_model,
-    encode_phrases,
-    node_dataset,
-    phrase_dataset,
     predict_nodes,
     predict_phrases,
 )

@@ -22,22 +22,18 @@ export a SavedModel that takes English text and returns French.
 """
 
 import os
-import re
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from garden import data
 from garden.data.splits import split_pairs
-from garden.export.translation import export_translation_model, output_length_limit
-from garden.models.batched import pad_ids, predict_by_length
+from garden.export.translation import Translator, export_translation_model
 from garden.models.seq2seq import (
     build_seq2seq,
     compile_seq2seq,
     float32_seq2seq,
-    translate_ids,
 )
 from garden.reports import write_tsv
 from garden.training import (
@@ -123,96 +119,6 @@ def fit(args, strategy, splits, vocabularies, tokenizer, config):
         )
         fit_from_flags(model, args, train, valid, "val_loss", "min", config=config)
     return config, load_best(args.run_dir)
-
-
-def detokenize(tokens):
-    """Joins tokens, closing the space before a comma or a full stop."""
-    return re.sub(r" ([,.])", r"\1", " ".join(tokens))
-
-
-class Translator:
-    """Batched translation of Python strings with a trained model."""
-
-    def __init__(self, models, tokenizer, vocabularies, length_penalty):
-        self.models = models
-        self.tokenizer = tokenizer
-        self.source_vocabulary, self.target_vocabulary = vocabularies
-        self.length_penalty = length_penalty
-        self._decode = tf.function(self._decode_graph, reduce_retracing=True)
-
-    def _decode_graph(self, ids, beam_width, max_length):
-        return translate_ids(
-            self.models,
-            ids,
-            beam_width=beam_width,
-            max_length=max_length,
-            length_penalty=self.length_penalty,
-            bos_id=self.target_vocabulary.bos_id,
-            eos_id=self.target_vocabulary.eos_id,
-        )
-
-    def _source_ids(self, text):
-        tokens = self.tokenizer.tokenize(text)
-        return self.source_vocabulary.encode(tokens) + [self.source_vocabulary.eos_id]
-
-    def __call__(self, texts, beam_width, batch_size=128, verbose=0):
-        """The translations of `texts`, in order (sources sorted by length);
-        `verbose` as Keras's: a progress bar over the sentences."""
-        sources = [self._source_ids(text) for text in texts]
-        progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
-
-        def translate(rows):
-            batch = pad_ids(rows)
-            ids, lengths = self._decode(
-                tf.constant(batch),
-                tf.constant(beam_width, tf.int32),
-                tf.constant(output_length_limit(batch.shape[1] - 1), tf.int32),
-            )
-            progress.add(len(rows))
-            return [
-                detokenize(self.target_vocabulary.decode(row[:length].tolist()))
-                for row, length in zip(ids.numpy(), lengths.numpy(), strict=True)
-            ]
-
-        return predict_by_length(translate, sources, batch_size)
-
-    def attention(self, texts):
-        """Greedy translations of `texts` with the attention that made them.
-
-        Returns:
-            One `(weights, source_tokens, target_tokens)` a text, for
-            `garden.training.plots.attention_heatmaps`: the tokens as the
-            model saw and wrote them, `<eos>` included (the target's only
-            when its translation ended before the length limit).
-        """
-        sources = [self._source_ids(text) for text in texts]
-        batch = np.zeros((len(texts), max(map(len, sources))), "int32")
-        for line, source in enumerate(sources):
-            batch[line, : len(source)] = source
-        limit = output_length_limit(batch.shape[1] - 1)
-        ids, lengths = self._decode(
-            tf.constant(batch), tf.constant(1), tf.constant(limit)
-        )
-        targets = []
-        for row, length in zip(ids.numpy(), lengths.numpy()):
-            targets.append(row[:length].tolist())
-            if length < limit:  # it ended: <eos> was its last step
-                targets[-1].append(self.target_vocabulary.eos_id)
-        # Teacher forcing on its own output replays the greedy decoder's steps.
-        read = np.zeros((len(texts), max(map(len, targets))), "int32")
-        for line, target in enumerate(targets):
-            read[line, : len(target)] = [self.target_vocabulary.bos_id, *target[:-1]]
-        weights = self.models.alignment((batch, read), training=False)
-        return [
-            (
-                matrix[: len(target), : len(source)],
-                self.source_vocabulary.decode(source),
-                self.target_vocabulary.decode(target),
-            )
-            for matrix, source, target in zip(
-                keras.ops.convert_to_numpy(weights), sources, targets
-            )
-        ]
 
 
 def write_translations(path, pairs, greedy, beam):

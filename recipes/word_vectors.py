@@ -38,6 +38,7 @@ from garden.data.skipgram import (
     subword_table,
 )
 from garden.data.sources import open_text
+from garden.data.word_similarity import load_analogies, load_word_pairs
 from garden.errors import UserError
 from garden.export.word_vectors import export_word_vectors
 from garden.models.word2vec import (
@@ -187,13 +188,9 @@ def evaluate(vectors):
     """The three intrinsic scores: `{name: (score, coverage)}`."""
     scores = {}
     for name in ("wordsim353", "simlex999"):
-        result = word_similarity.evaluate_word_pairs(
-            vectors, word_similarity.load_word_pairs(name)
-        )
+        result = word_similarity.evaluate_word_pairs(vectors, load_word_pairs(name))
         scores[name] = result
-    overall, _ = word_similarity.evaluate_analogies(
-        vectors, word_similarity.load_analogies()
-    )
+    overall, _ = word_similarity.evaluate_analogies(vectors, load_analogies())
     scores["analogies"] = overall
     return scores
 

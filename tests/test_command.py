@@ -14,6 +14,7 @@ from garden import cli
 from garden.data import embeddings, punctuation
 from garden.export import limits
 from garden.export.word_vectors import export_word_vectors
+from garden.layers import bag_of_words
 from garden.models import classifiers, tree
 from garden.models.word2vec import WordVectors
 from garden.training import distribute, optimizers, precision
@@ -40,7 +41,7 @@ def test_the_light_copies_match_the_names_the_garden_owns():
     assert cli.OPTIMIZERS == optimizers.OPTIMIZERS
     assert flags.MAX_LENGTH_LIMIT == limits.MAX_LENGTH_LIMIT
     assert flags.CLASSIFIERS == classifiers.CLASSIFIERS
-    assert flags.BAG_OF_WORDS_MODES == classifiers.BAG_OF_WORDS_MODES
+    assert flags.BAG_OF_WORDS_MODES == bag_of_words.BAG_OF_WORDS_MODES
     assert flags.TREE_MODELS == tuple(tree.TREE_MODELS)
     assert flags.SST_MODELS == tree.SST_MODELS
     assert flags.GLOVE_DIMENSION == embeddings.GLOVE_DIMENSION

@@ -45,6 +45,7 @@ from garden.data.sources import (
     extract_archive,
     locate,
 )
+from garden.data.sst_batches import encode_phrases, node_dataset, phrase_dataset
 from garden.data.tokenizers import CharacterTokenizer, WordTokenizer
 from garden.data.trees import (
     ParsedTree,
@@ -54,6 +55,7 @@ from garden.data.trees import (
     tree_dataset,
 )
 from garden.data.vocabulary import Vocabulary, encode_texts
+from garden.data.word_similarity import load_analogies, load_word_pairs
 
 __all__ = [
     "CharacterTokenizer",
@@ -70,10 +72,12 @@ __all__ = [
     "build_tree_vocabulary",
     "cache_directory",
     "classification_dataset",
+    "encode_phrases",
     "encode_texts",
     "encode_trees",
     "extract_archive",
     "language_model_dataset",
+    "load_analogies",
     "load_english_french",
     "load_glove_embeddings",
     "load_word_vectors_embeddings",
@@ -81,10 +85,13 @@ __all__ = [
     "load_ptb",
     "load_sst",
     "load_time_machine",
+    "load_word_pairs",
     "locate",
+    "node_dataset",
     "parse_tree",
     "partition_random",
     "partition_sequential",
+    "phrase_dataset",
     "sentence_dataset",
     "token_stream",
     "translation_dataset",

@@ -9,6 +9,7 @@ sentence (the root).
 
 import tensorflow as tf
 
+from garden.data.sst_batches import TREE_INPUTS
 from garden.data.tokenizers import lower_graph
 from garden.data.trees import parse_tree, parse_tree_graph
 from garden.export.limits import MAX_TREE_CHARACTERS, MAX_TREE_DEPTH
@@ -20,7 +21,6 @@ from garden.export.serving import (
     write_version,
 )
 from garden.layers import cell_loops_only
-from garden.models.tree import TREE_INPUTS
 from garden.training.checkpoints import save_model
 
 

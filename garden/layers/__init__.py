@@ -1,11 +1,16 @@
 """Keras layers written from the equations of the lectures."""
 
 from garden.layers.attention import AdditiveAttention
+from garden.layers.bag_of_words import BagOfWords, NaiveBayesLogit, NGramIds
+from garden.layers.bilm_features import BiLMFeatures
 from garden.layers.deep_rnn import DeepRNN
+from garden.layers.embedding import SubwordEmbedding, TokenEmbedding
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
+from garden.layers.pooling import FirstAndLastSteps
 from garden.layers.recurrent import cell_loops_only
 from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
+from garden.layers.reversal import ReverseSequence, ReverseValidSteps
 from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from garden.layers.text_cnn import TextCNN
@@ -14,16 +19,25 @@ from garden.layers.tree import TreeLSTM, TreeRNN
 __all__ = [
     "ActivationRegularization",
     "AdditiveAttention",
+    "BagOfWords",
+    "BiLMFeatures",
     "GRU",
     "DeepRNN",
     "EmbeddingDropout",
+    "FirstAndLastSteps",
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "NaiveBayesLogit",
+    "NGramIds",
+    "ReverseSequence",
+    "ReverseValidSteps",
     "ScalarMix",
     "SimpleRNN",
     "SimpleRNNCell",
+    "SubwordEmbedding",
     "TextCNN",
+    "TokenEmbedding",
     "TreeLSTM",
     "TreeRNN",
     "cell_loops_only",

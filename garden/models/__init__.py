@@ -1,7 +1,6 @@
 """Task models composed from the garden's layers, and the baselines they must beat."""
 
 from garden.models.bilm import (
-    BiLMFeatures,
     bilm_feature_model,
     build_bilm,
     compile_bilm,
@@ -9,8 +8,6 @@ from garden.models.bilm import (
     map_vocabulary,
 )
 from garden.models.classifiers import (
-    BagOfWords,
-    FirstAndLastSteps,
     build_bag_of_words_classifier,
     build_birnn_classifier,
     build_classifier,
@@ -43,9 +40,6 @@ from garden.models.tree import (
 )
 
 __all__ = [
-    "BagOfWords",
-    "BiLMFeatures",
-    "FirstAndLastSteps",
     "NGramLanguageModel",
     "bilm_feature_model",
     "build_bag_of_words_classifier",

@@ -18,9 +18,10 @@ frozen layers
 
     h_{t,0} = [x_t; x_t]        h_{t,j} = [->h_{t,j}; <-h_{t,j}]     j = 1 .. L
 
-through `BiLMFeatures` and mixes them with `garden.layers.ScalarMix`. The
-vocabulary the biLM was trained with travels in the `TokenEmbedding`'s
-config, so a saved `.keras` file is all a downstream model needs.
+through `garden.layers.BiLMFeatures` and mixes them with
+`garden.layers.ScalarMix`. The vocabulary the biLM was trained with travels in
+the `garden.layers.TokenEmbedding`'s config, so a saved `.keras` file is all a
+downstream model needs.
 """
 
 import json
@@ -28,82 +29,19 @@ import zipfile
 
 import keras
 import numpy as np
-from keras import ops
 
 from garden.data.batching import check_positive_integer
-from garden.layers import LSTM, ScalarMix
+from garden.layers import (
+    LSTM,
+    BiLMFeatures,
+    ReverseSequence,
+    ScalarMix,
+    TokenEmbedding,
+)
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.sampled_softmax import SampledSoftmaxModel
 
 DIRECTIONS = ("forward", "backward")
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class TokenEmbedding(keras.layers.ReversibleEmbedding):
-    """A tied input embedding and output softmax that also knows its tokens.
-
-        embed(w) = E[w]          logits(h) = h E^T      (`reverse=True`)
-
-    `keras.layers.ReversibleEmbedding` with the vocabulary in its config:
-    `tokens[i]` is the token of id i, so a saved model maps words to ids
-    the way it was trained.
-
-    Args:
-        tokens: The vocabulary's tokens in id order (`Vocabulary.tokens`).
-        output_dim: Embedding width.
-        **kwargs: `ReversibleEmbedding`'s other arguments.
-
-    Example:
-
-    >>> import numpy as np
-    >>> embedding = TokenEmbedding(["<pad>", "<unk>", "good"], 4)
-    >>> tuple(embedding(np.array([[2, 1]])).shape), embedding.input_dim
-    ((1, 2, 4), 3)
-    """
-
-    def __init__(self, tokens, output_dim, **kwargs):
-        kwargs.pop("input_dim", None)
-        kwargs["tie_weights"] = True
-        super().__init__(len(tokens), output_dim, **kwargs)
-        self.tokens = [str(token) for token in tokens]
-
-    def get_config(self):
-        return {**super().get_config(), "tokens": self.tokens}
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class ReverseSequence(keras.layers.Layer):
-    """Each row's valid steps in reverse order; right padding stays in place.
-
-        y_{b,t} = x_{b, n_b - 1 - t}   for t < n_b,   x_{b,t} after that
-
-    where n_b counts the non-zero `token_ids` of row b. Applied twice, it is
-    the identity, so it both turns a batch around for the backward LM and
-    brings the backward LM's states back into reading order.
-
-    Call arguments:
-        inputs: `(batch, steps)` or `(batch, steps, features)`.
-        token_ids: `(batch, steps)`, right-padded with 0.
-
-    Example:
-
-    >>> import numpy as np
-    >>> ids = np.array([[5, 6, 7, 0]])
-    >>> ReverseSequence()(ids, ids).numpy().tolist()
-    [[7, 6, 5, 0]]
-    """
-
-    def call(self, inputs, token_ids):
-        lengths = ops.sum(ops.cast(ops.not_equal(token_ids, 0), "int32"), axis=1)
-        steps = ops.arange(ops.shape(token_ids)[1], dtype="int32")[None, :]
-        lengths = lengths[:, None]
-        index = ops.where(steps < lengths, lengths - 1 - steps, steps)
-        if len(inputs.shape) == 3:
-            index = index[:, :, None]
-        return ops.take_along_axis(inputs, index, axis=1)
-
-    def compute_output_shape(self, inputs_shape, token_ids_shape):
-        return tuple(inputs_shape)
 
 
 def build_bilm(
@@ -226,84 +164,6 @@ def bilm_feature_model(bilm):
         backward = ReverseSequence(name=f"backward_in_order_{j}")(backward, ids)
         layers.append(keras.layers.Concatenate(name=f"layer_{j}")([forward, backward]))
     return keras.Model(ids, layers, name="bilm_features")
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class BiLMFeatures(keras.layers.Layer):
-    """A frozen biLM's layer states for the words of a downstream vocabulary.
-
-        h_{t,j} = bilm_features(id_map[w_t])_j          j = 0 .. L
-
-    `id_map[i]` is the biLM id of the downstream word with id i
-    (`map_vocabulary`), a frozen weight, so a saved or exported downstream
-    model takes its own ids. The biLM runs without dropout and is never
-    trained; the padding mask (`ids != 0`) is passed on.
-
-    Args:
-        features: The model from `bilm_feature_model` (or its serialized
-            config, when restored).
-        id_map: `(input_vocab_size,)` ints; None when restored.
-        input_vocab_size: The downstream vocabulary size (given instead of
-            `id_map` on restore).
-
-    Call arguments:
-        inputs: Downstream ids `(batch, steps)`, right-padded with 0.
-
-    Returns:
-        A list of L + 1 tensors `(batch, steps, features)`.
-    """
-
-    def __init__(self, features, id_map=None, input_vocab_size=None, **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(features, dict):
-            features = keras.saving.deserialize_keras_object(features)
-        if id_map is not None:
-            id_map = np.asarray(id_map, "int32").reshape(-1)
-            input_vocab_size = len(id_map)
-        if input_vocab_size is None:
-            raise ValueError("Pass the argument `id_map` (see `map_vocabulary`).")
-        self.features = features
-        self.features.trainable = False
-        self.input_vocab_size = int(input_vocab_size)
-        self._initial_id_map = id_map
-        self.trainable = False
-        self.supports_masking = True
-
-    @property
-    def num_layers(self):
-        return len(self.features.outputs)
-
-    def build(self, input_shape):
-        id_map = self._initial_id_map
-        self.id_map = self.add_weight(
-            shape=(self.input_vocab_size,),
-            dtype="int32",
-            initializer="zeros"
-            if id_map is None
-            else keras.initializers.Constant(id_map),
-            trainable=False,
-            name="id_map",
-        )
-
-    def call(self, inputs):
-        ids = ops.take(self.id_map, ops.cast(inputs, "int32"))
-        return list(self.features(ids, training=False))
-
-    def compute_mask(self, inputs, mask=None):
-        return [ops.not_equal(inputs, 0)] * self.num_layers
-
-    def compute_output_shape(self, input_shape):
-        return [
-            tuple(input_shape[:2]) + (output.shape[-1],)
-            for output in self.features.outputs
-        ]
-
-    def get_config(self):
-        config = {
-            "features": keras.saving.serialize_keras_object(self.features),
-            "input_vocab_size": self.input_vocab_size,
-        }
-        return {**super().get_config(), **config}
 
 
 def elmo_features(ids, features, id_map, name="elmo"):

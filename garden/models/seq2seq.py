@@ -38,46 +38,15 @@ import keras
 from keras import ops
 
 from garden.decoding.beam_search import beam_search, tile_beams
-from garden.layers import DeepRNN
+from garden.layers import DeepRNN, ReverseValidSteps
 from garden.layers.attention import AdditiveAttention
+from garden.layers.reversal import reversal_index
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.precision import float32_copy
 
 Seq2Seq = collections.namedtuple(
     "Seq2Seq", ["training", "encoder", "decoder", "alignment"], defaults=(None,)
 )
-
-
-def _reversal(ids):
-    """For each position, where the valid-prefix reversal of `ids` takes it from.
-
-    Reversing twice is the identity, so the same index also undoes it.
-    """
-    valid = ops.cast(ops.not_equal(ids, 0), "int32")
-    lengths = ops.sum(valid, axis=1, keepdims=True)
-    # 0, 1, 2, ... without the static length, which a functional graph lacks.
-    positions = ops.cumsum(ops.ones_like(valid), axis=1) - 1
-    return ops.where(positions < lengths, lengths - 1 - positions, positions)
-
-
-@keras.saving.register_keras_serializable(package="garden")
-class ReverseValidSteps(keras.layers.Layer):
-    """Reverses the valid (non-zero) prefix of each right-padded id sequence.
-
-    Sutskever et al.'s (2014) source reversal, with padding left at the end.
-
-    Example:
-
-    >>> import numpy as np
-    >>> ReverseValidSteps()(np.array([[5, 6, 7, 0], [8, 9, 0, 0]])).numpy().tolist()
-    [[7, 6, 5, 0], [9, 8, 0, 0]]
-    """
-
-    def call(self, ids):
-        return ops.take_along_axis(ids, _reversal(ids), axis=1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def _ids(name):
@@ -192,7 +161,7 @@ def _alignment_model(source_ids, target_ids, weights, reverse_source, name):
     """The model from the ids to the attention weights, columns in source order."""
     if reverse_source:
         # The encoder read the source backwards: columns back in order.
-        index = ops.expand_dims(_reversal(source_ids), 1)
+        index = ops.expand_dims(reversal_index(source_ids), 1)
         index = index + ops.zeros_like(weights, dtype="int32")
         weights = ops.take_along_axis(weights, index, axis=2)
     return keras.Model((source_ids, target_ids), weights, name=f"{name}_alignment")

@@ -13,25 +13,17 @@ same nodes.
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees, tree_dataset
-from garden.layers import TreeLSTM, TreeRNN
+from garden.data.sst_batches import TREE_INPUTS
+from garden.data.trees import NUM_SENTIMENT_CLASSES, encode_trees
+from garden.layers import FirstAndLastSteps, TreeLSTM, TreeRNN
 from garden.layers.deep_rnn import recurrent_layer_class
 from garden.models.batched import pad_ids, predict_by_length
 from garden.models.bilm import with_elmo
-from garden.models.classifiers import FirstAndLastSteps
 from garden.training.sentiment_metrics import RootAccuracy
 
 TREE_MODELS = {"treernn": TreeRNN, "treelstm": TreeLSTM}
 SST_MODELS = (*TREE_MODELS, "bilstm")
-TREE_INPUTS = (
-    "word_ids",
-    "left_children",
-    "right_children",
-    "node_heights",
-    "node_mask",
-)
 
 
 def tree_inputs():
@@ -200,62 +192,6 @@ def compile_sst_model(model, optimizer):
         ],
     )
     return model
-
-
-def node_dataset(trees, vocabulary, batch_size=25, shuffle=True, seed=None):
-    """`(inputs, labels, node_mask)` batches of trees for a tree model's `fit`."""
-
-    def weigh(inputs, labels):
-        inputs = {name: inputs[name] for name in TREE_INPUTS}
-        weights = tf.cast(inputs["node_mask"], tf.float32)
-        # The mask travels as int32 (the model casts it back to bool): under
-        # a tf.distribute strategy Keras averages a first batch over the
-        # replicas to build the model, and bool tensors cannot be averaged.
-        inputs["node_mask"] = tf.cast(inputs["node_mask"], tf.int32)
-        return inputs, labels, weights
-
-    return tree_dataset(
-        trees, vocabulary, batch_size=batch_size, shuffle=shuffle, seed=seed
-    ).map(weigh)
-
-
-def phrase_spans(tree):
-    """The words under every node of a `ParsedTree`, in post-order."""
-    spans = []
-    for word, left, right in zip(tree.words, tree.left_children, tree.right_children):
-        spans.append([word] if word is not None else spans[left] + spans[right])
-    return spans
-
-
-def encode_phrases(trees, vocabulary, roots_only=False, lower=True):
-    """Word ids and labels of every phrase (every node's span) of `trees`.
-
-    Returns:
-        `(ids, labels)`: a list of int32 arrays and an int32 array.
-    """
-    ids, labels = [], []
-    for tree in trees:
-        spans = phrase_spans(tree)
-        chosen = [len(spans) - 1] if roots_only else range(len(spans))
-        for node in chosen:
-            words = [w.lower() if lower else w for w in spans[node]]
-            ids.append(np.asarray([vocabulary[w] for w in words], "int32"))
-            labels.append(tree.labels[node])
-    return ids, np.asarray(labels, "int32")
-
-
-def phrase_dataset(ids, labels, batch_size=25, shuffle=True, seed=None):
-    """Padded batches of phrases of similar length for the BiLSTM's `fit`."""
-    ragged = tf.ragged.constant([list(row) for row in ids], dtype=tf.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((ragged, labels))
-    if shuffle:
-        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda x, y: (x, y)).bucket_by_sequence_length(
-        lambda x, y: tf.shape(x)[0],
-        bucket_boundaries=[2, 4, 8, 16, 32],
-        bucket_batch_sizes=[batch_size] * 6,
-    )
-    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def predict_nodes(model, trees, vocabulary, batch_size=100):

@@ -1,13 +1,6 @@
 """Training as the lectures teach it: precision, optimizers, metrics, callbacks."""
 
-from garden.training.callbacks import (
-    EpochLearningRate,
-    ResetStatesEachEpoch,
-    fit_from_flags,
-    load_best,
-    schedule_from_flags,
-    standard_callbacks,
-)
+from garden.training.callbacks import EpochLearningRate, ResetStatesEachEpoch
 from garden.training.distribute import (
     STRATEGIES,
     check_strategy,
@@ -16,6 +9,12 @@ from garden.training.distribute import (
     make_strategy,
     strategy_from_flags,
     task_run_dir,
+)
+from garden.training.fitting import (
+    fit_from_flags,
+    load_best,
+    schedule_from_flags,
+    standard_callbacks,
 )
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.optimizers import (

@@ -20,10 +20,11 @@ end and starts the averaging.
 """
 
 import math
-import warnings
 
 import keras
 from keras import ops
+
+from garden.training.monitoring import monitored_value
 
 
 @keras.saving.register_keras_serializable(package="garden")
@@ -169,14 +170,11 @@ class NonMonotonicTrigger(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         if optimizer.averaging:
             return
-        if logs is None or self.monitor not in logs:
-            warnings.warn(
-                f"No `{self.monitor}` in the logs of epoch {epoch + 1} (got "
-                f"{sorted(logs or {})}): the averaging trigger skips it.",
-                stacklevel=2,
-            )
+        value = monitored_value(
+            logs, self.monitor, epoch, "the averaging trigger skips it"
+        )
+        if value is None:
             return
-        value = float(logs[self.monitor])
         if self.triggers(value):
             optimizer.start_averaging()
             self.started_epoch = epoch

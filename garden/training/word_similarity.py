@@ -12,65 +12,13 @@ do, so our numbers and gensim's read the same:
   `restrict_vocab` most frequent words, whose share is the coverage.
 
 Words are compared lower-cased (the questions capitalise names; our
-vocabularies are lower case). The loaders find the files the garden way:
-explicit path, `$GARDEN_DATA/wordsim/`, or gensim's public copy.
+vocabularies are lower case). The test sets are read by
+`garden.data.word_similarity`.
 """
 
 import dataclasses
 
 import numpy as np
-
-from garden.data import sources
-
-
-def _read(name, path, download, cache_dir):
-    located, _ = sources.locate(name, path=path, download=download, cache_dir=cache_dir)
-    return sources.open_text(located)
-
-
-def load_word_pairs(name, path=None, download=True, cache_dir=None):
-    """`[(word1, word2, score)]` of `"wordsim353"` or `"simlex999"`.
-
-    Lines starting with `#` are headers; others are `word1 TAB word2 TAB score`.
-    """
-    if name not in ("wordsim353", "simlex999"):
-        raise ValueError(
-            "Received an invalid value for argument `name`, expected "
-            f"'wordsim353' or 'simlex999', got {name!r}."
-        )
-    pairs = []
-    for number, line in enumerate(_read(name, path, download, cache_dir).splitlines()):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 3:
-            raise ValueError(
-                f"Expected `word1<TAB>word2<TAB>score` on line {number + 1} of the "
-                f"{name} file, got {line!r}."
-            )
-        pairs.append((parts[0], parts[1], float(parts[2])))
-    return pairs
-
-
-def load_analogies(path=None, download=True, cache_dir=None):
-    """`[(section, a, b, c, d)]` of the word2vec analogy questions."""
-    questions, section = [], None
-    for number, line in enumerate(
-        _read("analogies", path, download, cache_dir).splitlines()
-    ):
-        if line.startswith(":"):
-            section = line[1:].strip()
-            continue
-        words = line.split()
-        if not words:
-            continue
-        if len(words) != 4 or section is None:
-            raise ValueError(
-                f"Expected `a b c d` under a `: section` line on line {number + 1} "
-                f"of the analogy file, got {line!r}."
-            )
-        questions.append((section, *words))
-    return questions
 
 
 def rank(values):
@@ -128,7 +76,8 @@ def evaluate_word_pairs(vectors, pairs):
 
     Args:
         vectors: A `garden.models.word2vec.WordVectors`.
-        pairs: `[(word1, word2, score)]`, from `load_word_pairs`.
+        pairs: `[(word1, word2, score)]`, from
+            `garden.data.word_similarity.load_word_pairs`.
 
     Returns:
         A `Score` (value NaN when fewer than two pairs are covered).
@@ -150,7 +99,8 @@ def evaluate_analogies(vectors, questions, restrict_vocab=300_000, batch_size=51
 
     Args:
         vectors: A `WordVectors` whose rows are ordered most frequent first.
-        questions: `[(section, a, b, c, d)]`, from `load_analogies`.
+        questions: `[(section, a, b, c, d)]`, from
+            `garden.data.word_similarity.load_analogies`.
         restrict_vocab: Only the first this many words are candidates and
             count as known (gensim's default, 300,000).
 

@@ -6,8 +6,8 @@ import keras
 import keras_tuner
 import tensorflow as tf
 
-from garden.training.callbacks import schedule_from_flags, standard_callbacks
 from garden.training.distribute import fit_across_workers
+from garden.training.fitting import schedule_from_flags, standard_callbacks
 from garden.training.optimizers import make_optimizer, optimizer_from_flags
 from garden.training.precision import set_precision
 

@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 
 from garden import data
+from garden.data.sst_batches import encode_phrases
 from garden.export.sst import export_sst_model
-from garden.models.tree import (
-    build_sst_model,
-    encode_phrases,
-    predict_nodes,
-    predict_phrases,
-)
+from garden.models.tree import build_sst_model, predict_nodes, predict_phrases
 from tests.data.test_trees import EDGE_CASES, MALFORMED
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process

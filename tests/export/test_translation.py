@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from garden.data import WordTokenizer, build_translation_vocabularies
-from garden.export.translation import MAX_OUTPUT_LENGTH, export_translation_model
+from garden.export.translation import (
+    MAX_OUTPUT_LENGTH,
+    Translator,
+    export_translation_model,
+)
 from garden.models.seq2seq import build_seq2seq
-from recipes.translation import Translator
 from tests.export.replay import assert_requests_replay
 from tests.export.test_language_model import run_in_fresh_process
 

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from garden.data import bidirectional_dataset, bidirectional_windows
+from garden.layers import BiLMFeatures, ReverseSequence
 from garden.models.bilm import (
-    BiLMFeatures,
-    ReverseSequence,
     bilm_feature_model,
     build_bilm,
     check_bilm_file,

@@ -4,10 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from garden.layers import BagOfWords, NaiveBayesLogit, NGramIds
 from garden.models.classifiers import (
-    BagOfWords,
-    NaiveBayesLogit,
-    NGramIds,
     build_bag_of_words_classifier,
     build_birnn_classifier,
     build_classifier,

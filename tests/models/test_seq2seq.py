@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from keras import ops
 
+from garden.layers import ReverseValidSteps
 from garden.models.seq2seq import (
-    ReverseValidSteps,
     build_seq2seq,
     compile_seq2seq,
     float32_seq2seq,

@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 
 from garden import data
-from garden.models.tree import (
+from garden.data.sst_batches import (
     TREE_INPUTS,
-    build_sst_model,
-    compile_sst_model,
     encode_phrases,
     node_dataset,
     phrase_dataset,
     phrase_spans,
+)
+from garden.models.tree import (
+    build_sst_model,
+    compile_sst_model,
     predict_nodes,
     predict_phrases,
 )

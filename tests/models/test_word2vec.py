@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from garden.data.skipgram import subword_table
+from garden.layers import SubwordEmbedding
 from garden.models.word2vec import (
-    SubwordEmbedding,
     WordVectors,
     build_skipgram,
     center_vectors,

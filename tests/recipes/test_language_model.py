@@ -188,16 +188,16 @@ class KillAfterSecondEpoch(keras.callbacks.Callback):
 
 
 def test_a_killed_run_resumes_and_reports_its_best_epoch(tmp_path, capsys, monkeypatch):
-    from garden.training import callbacks, checkpoints
+    from garden.training import checkpoints, fitting
 
     flags = [*SMALL, "--epochs", "4", "--learning-rate", "0.05",
              "--run-dir", str(tmp_path)]  # fmt: skip
-    original = callbacks.standard_callbacks
+    original = fitting.standard_callbacks
 
     def killed(*args, **kwargs):
         return [*original(*args, **kwargs)[:-1], KillAfterSecondEpoch()]
 
-    monkeypatch.setattr(callbacks, "standard_callbacks", killed)
+    monkeypatch.setattr(fitting, "standard_callbacks", killed)
     with pytest.raises(KeyboardInterrupt):
         recipe.main(flags)
     monkeypatch.undo()

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from garden import data
+from garden.export.translation import detokenize
 from recipes import translation as recipe
 from tests.training.test_plots import logged_images, picture
 
@@ -45,7 +46,7 @@ def assert_attention_replays_greedy(translator, texts, maps):
         assert weights.shape == (len(target), len(source))
         np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
         words = [token for token in target if token != "<eos>"]
-        assert recipe.detokenize(words) == greedy
+        assert detokenize(words) == greedy
         # Fed its own output after <bos>, alone (unpadded), the decoder
         # predicts it again: each row is a step of the translation, unshifted.
         ids = target_vocabulary.encode(target)
@@ -96,7 +97,7 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys, monkey
         text=tf.constant(BAD_INPUT), beam_width=tf.constant(3)
     )
     translations = [t.decode() for t in got["translation"].numpy()]
-    assert [recipe.detokenize(t.split()) for t in translations] == cli
+    assert [detokenize(t.split()) for t in translations] == cli
     # The checkpoint rebuilds its own architecture: other model flags (which
     # once failed with a shape traceback) give the same scores.
     recipe.main(

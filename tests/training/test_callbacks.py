@@ -14,7 +14,7 @@ from garden.training import (
     make_optimizer,
     standard_callbacks,
 )
-from garden.training.callbacks import TrainingDiverged
+from garden.training.fitting import TrainingDiverged
 
 
 def test_standard_callbacks_write_logs_checkpoint_and_backup(tmp_path):
@@ -229,13 +229,13 @@ def test_fit_from_flags_returns_the_best_epochs_weights(tmp_path):
     def with_script(*args, **kwargs):
         return [Scripted([0.5, 2.0, 3.0]), record, *original(*args, **kwargs)]
 
-    import garden.training.callbacks as callbacks_module
+    import garden.training.fitting as fitting_module
 
-    callbacks_module.standard_callbacks = with_script
+    fitting_module.standard_callbacks = with_script
     try:
         fit_from_flags(model, fit_args(tmp_path), data, data, "score")
     finally:
-        callbacks_module.standard_callbacks = original
+        fitting_module.standard_callbacks = original
     best = keras.saving.load_model(tmp_path / "best.keras").get_weights()
     for returned, saved in zip(model.get_weights(), best):
         np.testing.assert_array_equal(returned, saved)
