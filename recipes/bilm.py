@@ -33,7 +33,6 @@ commands that reproduce them are in docs/bilm.md.
 import math
 import os
 
-import keras
 import numpy as np
 
 from garden import data
@@ -49,12 +48,11 @@ from garden.training import (
     fit_from_flags,
     load_best,
     optimizer_from_flags,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import open_model, save_model
-from garden.training.run_record import log_metrics, recorded
+from garden.training.run_record import log_metrics
 from garden.training.sampled_softmax import SampledSoftmaxModel
+from garden.training.start import run_main, start_run
 from recipes.flags.bilm import parse_args
 
 # Not served on its own (`--export` is refused): TF Serving's config has no entry.
@@ -118,16 +116,12 @@ def report_perplexity(model, valid):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     texts = load_reviews(args)
     tokenizer = data.WordTokenizer("review")
     vocabulary = data.build_review_vocabulary(

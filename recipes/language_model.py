@@ -46,8 +46,6 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     optimizer_from_flags,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
@@ -55,8 +53,8 @@ from garden.training.run_record import (
     describe_data,
     history_rows,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 from garden.tuning.search import awd_regularization_from_hp
 from recipes.flags.language_model import BPTT_MODES as BPTT_MODES
@@ -276,20 +274,18 @@ def show_samples(args, generator, tokenizer, vocabulary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args, stateful=args.bptt != "full")
     # mixed_bfloat16 pays on a CPU only for the character LSTM (measured; see
     # docs/precision.md), so only it takes it under auto.
-    policy = set_precision(
-        args.precision, bfloat16_pays=args.level == "char" and args.cell == "lstm"
+    strategy, policy = start_run(
+        args,
+        stateful=args.bptt != "full",
+        bfloat16_pays=args.level == "char" and args.cell == "lstm",
     )
-    keras.utils.set_random_seed(args.seed)
     texts, tokenizer, append_eos = load_corpus(args)
     vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
     streams = {

@@ -28,7 +28,6 @@ reviews. Results and the commands that reproduce them are in docs/sentiment.md.
 
 import os
 
-import keras
 import numpy as np
 
 from garden import data
@@ -53,16 +52,14 @@ from garden.training import (
     load_best,
     optimizer_from_flags,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import optimizer_from_hp, search
 from recipes.flags.sentiment import parse_args
 
@@ -266,16 +263,12 @@ def show_predictions(args, model, tokenizer, vocabulary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     splits = load_splits(args)
     tokenizer = data.WordTokenizer("review")
     vocabulary = data.build_review_vocabulary(

@@ -27,7 +27,6 @@ and 87.5% binary root accuracy on the test split (about 6 minutes on a
     python -m recipes.sst --model bilstm --bilm runs/bilm_imdb/best.keras
 """
 
-import keras
 import numpy as np
 
 from garden import data
@@ -47,21 +46,19 @@ from garden.training import (
     is_chief,
     load_best,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
 from garden.training.sentiment_metrics import (
     NEUTRAL,
     binary_predictions,
     sentiment_scores,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import searched_or_flagged_model
 from recipes.flags.sst import parse_args
 
@@ -215,16 +212,12 @@ def write_confusions(args, labels, probabilities):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     trees = load_trees(args)
     vocabulary = data.build_tree_vocabulary(trees["train"])
     describe_data(vocabulary=vocabulary.tokens)

@@ -35,7 +35,6 @@ timings are in docs/tagging.md.
 
 import time
 
-import keras
 import numpy as np
 
 from garden import data
@@ -52,16 +51,14 @@ from garden.training import (
     is_chief,
     load_best,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.training.tagging_metrics import scores_table, tagging_scores
 from garden.tuning import recurrent_from_hp, searched_or_flagged_model
 from recipes.flags.tagging import parse_args
@@ -178,16 +175,12 @@ def show_punctuated(args, model, vocabulary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     splits = load_splits(args)
     tokenizer = punctuation.tokenizer()
     vocabulary = data.Vocabulary(

@@ -44,8 +44,6 @@ from garden.training import (
     is_chief,
     load_best,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.bleu import corpus_bleu
 from garden.training.checkpoints import load_for_evaluation
@@ -53,8 +51,8 @@ from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import searched_or_flagged_model
 from recipes.flags.translation import parse_args
 
@@ -256,16 +254,12 @@ def report_test(args, translator, pairs):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     splits = split_pairs(
         data.load_english_french(),
         args.test_size,

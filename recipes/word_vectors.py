@@ -49,11 +49,10 @@ from garden.models.word2vec import (
 from garden.training import (
     fit_from_flags,
     is_chief,
-    set_precision,
-    strategy_from_flags,
     word_similarity,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.run_record import attach_to_export, log_metrics
+from garden.training.start import run_main, start_run
 from garden.tuning import search
 from recipes.flags.word_vectors import MODELS as MODELS
 from recipes.flags.word_vectors import parse_args
@@ -223,16 +222,12 @@ def show_neighbours(vectors, probes):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     train, valid = load_sentences(args)
     vocabulary = build_vocabulary(train, args.min_count)
     if len(vocabulary) <= MIN_ID:
