@@ -6,7 +6,7 @@ opens with `strategy, policy = start_run(args)`.
 
 import keras
 
-from garden.training.distribute import strategy_from_flags
+from garden.training.distribute import strategy_from_flags, task_run_dir
 from garden.training.precision import set_precision
 from garden.training.run_record import recorded
 
@@ -28,9 +28,9 @@ def start_run(args, stateful=False, bfloat16_pays=False):
     """Sets up a run from its flags; returns its strategy and dtype policy.
 
     In this order: the `--strategy` strategy (before TensorFlow runs any
-    operation, as `MultiWorkerMirroredStrategy` needs; a worker other than the
-    chief gets its own `args.run_dir`), the `--precision` dtype policy, then
-    the `--seed`.
+    operation, as `MultiWorkerMirroredStrategy` needs), this process's own
+    run directory in `args.run_dir` (a worker other than the chief gets its
+    own, see `task_run_dir`), the `--precision` dtype policy, then the `--seed`.
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
@@ -41,6 +41,7 @@ def start_run(args, stateful=False, bfloat16_pays=False):
         The `tf.distribute.Strategy` and the name of the dtype policy set.
     """
     strategy = strategy_from_flags(args, stateful=stateful)
+    args.run_dir = task_run_dir(args.run_dir)
     policy = set_precision(args.precision, bfloat16_pays=bfloat16_pays)
     keras.utils.set_random_seed(args.seed)
     return strategy, policy
