@@ -225,6 +225,52 @@ def add_evaluate_flag(
     )
 
 
+def add_embedding_flags(
+    group, random_dim, embeddings="random", word2vec_files=False, bilm_model="birnn"
+):
+    """`--embedding-dim`, `--embeddings`, `--freeze-embeddings` and `--bilm`.
+
+    The word-vector flags of the classifiers (`recipes.sentiment`,
+    `recipes.sst`): random or GloVe embeddings, frozen or fine-tuned, and the
+    mixed layers of a biLM (ELMo) beside them.
+
+    Args:
+        group: The argument group of the recipe.
+        random_dim: The default dimension of random embeddings, for the help.
+        embeddings: The default of `--embeddings`.
+        word2vec_files: Whether `--embeddings` also takes a word2vec text file.
+        bilm_model: The `--model` that takes `--bilm`, for the help.
+    """
+    group.add_argument(
+        "--embedding-dim",
+        type=positive_int,
+        default=None,
+        help=f"default: {random_dim} for random embeddings, 50 (the only choice) "
+        "for GloVe",
+    )
+    if word2vec_files:
+        group.add_argument(
+            "--embeddings",
+            default=embeddings,
+            metavar="{random,glove,FILE}",
+            help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
+            "file (e.g. from recipes.word_vectors)",
+        )
+    else:
+        group.add_argument(
+            "--embeddings", choices=("random", "glove"), default=embeddings
+        )
+    group.add_argument("--freeze-embeddings", action="store_true")
+    group.add_argument(
+        "--bilm",
+        metavar="PATH",
+        type=bilm_file,
+        default=None,
+        help=f"{bilm_model}: a biLM .keras file from recipes.bilm; its mixed layers "
+        "(ELMo) join the word vectors",
+    )
+
+
 def add_review_sample_flags(group, validation_size, test=True):
     """`--validation-size`, `--max-train-examples` (and `--max-test-examples`).
 

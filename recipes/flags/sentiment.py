@@ -20,28 +20,7 @@ def parse_args(argv=None):
     task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
     task.add_argument("--units", type=cli.positive_int, default=100)
     task.add_argument("--num-layers", type=cli.positive_int, default=2)
-    task.add_argument(
-        "--embedding-dim",
-        type=cli.positive_int,
-        default=None,
-        help="default: 100 for random embeddings, 50 (the only choice) for GloVe",
-    )
-    task.add_argument(
-        "--embeddings",
-        default="random",
-        metavar="{random,glove,FILE}",
-        help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
-        "file (e.g. from recipes.word_vectors)",
-    )
-    task.add_argument("--freeze-embeddings", action="store_true")
-    task.add_argument(
-        "--bilm",
-        metavar="PATH",
-        type=cli.bilm_file,
-        default=None,
-        help="birnn: a biLM .keras file from recipes.bilm; its mixed layers (ELMo) "
-        "join the word vectors",
-    )
+    cli.add_embedding_flags(task, random_dim=100, word2vec_files=True)
     task.add_argument(
         "--multichannel",
         action="store_true",

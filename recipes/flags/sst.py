@@ -19,21 +19,8 @@ def parse_args(argv=None):
     task = parser.add_argument_group("sst")
     task.add_argument("--model", choices=SST_MODELS, default="treelstm")
     task.add_argument("--units", type=cli.positive_int, default=150)
-    task.add_argument(
-        "--embedding-dim",
-        type=cli.positive_int,
-        default=None,
-        help="default: --units for random embeddings, 50 (the only choice) for GloVe",
-    )
-    task.add_argument("--embeddings", choices=("random", "glove"), default="glove")
-    task.add_argument("--freeze-embeddings", action="store_true")
-    task.add_argument(
-        "--bilm",
-        metavar="PATH",
-        type=cli.bilm_file,
-        default=None,
-        help="bilstm: a biLM .keras file from recipes.bilm; its mixed layers "
-        "(ELMo) join the word vectors",
+    cli.add_embedding_flags(
+        task, random_dim="--units", embeddings="glove", bilm_model="bilstm"
     )
     task.add_argument("--dropout", type=cli.rate, default=0.5)
     task.add_argument(
