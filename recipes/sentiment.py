@@ -50,7 +50,6 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
-    optimizer_from_flags,
     plots,
 )
 from garden.training.checkpoints import load_for_evaluation
@@ -60,7 +59,7 @@ from garden.training.run_record import (
     log_metrics,
 )
 from garden.training.start import run_main, start_run
-from garden.tuning import optimizer_from_hp, search
+from garden.tuning import searched_or_flagged_model
 from recipes.flags.sentiment import parse_args
 
 # Kim's dropout for the CNN; a lighter one for the recurrent network.
@@ -156,31 +155,6 @@ def new_model(kind, config, optimizer, embeddings):
     return compile_classifier(model, optimizer)
 
 
-def tuned_model(args, config, embeddings, train, valid):
-    """Runs the KerasTuner search; returns the best config and its fresh model."""
-    pretrained = embeddings is not None
-
-    def build(hp):
-        optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop", "momentum"))
-        return new_model(
-            args.model,
-            config_from_hp(hp, args.model, config, pretrained),
-            optimizer,
-            embeddings,
-        )
-
-    best, hypermodel = search(
-        args,
-        build,
-        "val_accuracy",
-        "max",
-        f"{args.model}_{'random' if embeddings is None else 'pretrained'}",
-        train,
-        valid,
-    )
-    return config_from_hp(best, args.model, config, pretrained), hypermodel.build(best)
-
-
 def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
     """Trains (after a search with `--tune`); returns config and best-epoch model.
 
@@ -204,12 +178,22 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         )
         for split in ("train", "valid")
     )
+    pretrained = embeddings is not None
     with strategy.scope():
-        if args.tune:
-            config, model = tuned_model(args, config, embeddings, train, valid)
-        else:
-            optimizer = optimizer_from_flags(args)
-            model = new_model(args.model, config, optimizer, embeddings)
+        config, model = searched_or_flagged_model(
+            args,
+            lambda config, optimizer: new_model(
+                args.model, config, optimizer, embeddings
+            ),
+            config,
+            lambda hp, config: config_from_hp(hp, args.model, config, pretrained),
+            ("adam", "rmsprop", "momentum"),
+            "val_accuracy",
+            "max",
+            f"{args.model}_{'pretrained' if pretrained else 'random'}",
+            train,
+            valid,
+        )
         fit_from_flags(model, args, train, valid, "val_accuracy", "max", config=config)
     return config, load_best(args.run_dir)
 
