@@ -4,6 +4,8 @@ import argparse
 import math
 import os
 
+from garden.checks import is_positive_integer
+
 # Literal copies of the names in garden.training (tests/test_command.py checks they
 # match): this module parses flags before Keras is imported, so `--help` is quick.
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -17,8 +19,8 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
+        value = None
+    if not is_positive_integer(value):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from garden.data.batching import check_positive_integer
+from garden.checks import check_positive_integer
 from garden.layers import LSTM, ScalarMix
 from garden.training.metrics import Perplexity, masked_cross_entropy
 from garden.training.sampled_softmax import SampledSoftmaxModel

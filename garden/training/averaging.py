@@ -25,6 +25,8 @@ import warnings
 import keras
 from keras import ops
 
+from garden.checks import check_positive_integer
+
 
 @keras.saving.register_keras_serializable(package="garden")
 class AveragedSGD(keras.optimizers.SGD):
@@ -136,11 +138,7 @@ class NonMonotonicTrigger(keras.callbacks.Callback):
                 "Received an invalid value for argument `mode`, expected "
                 f'"min" or "max", got {mode!r}.'
             )
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(
-                "Received an invalid value for argument `interval`, expected a "
-                f"positive integer, got {interval!r}."
-            )
+        check_positive_integer("interval", interval)
         self.monitor = monitor
         self.mode = mode
         self.interval = interval

@@ -7,6 +7,7 @@ import warnings
 
 import keras
 
+from garden.checks import check_positive_integer
 from garden.errors import UserError
 from garden.reports import replacing
 from garden.training import plots, run_record
@@ -63,11 +64,7 @@ class EpochLearningRate(keras.callbacks.Callback):
                 "Received an invalid value for argument `decay`, expected a "
                 f"number in (0, 1] or None, got {decay!r}."
             )
-        if not (isinstance(start, int) and start >= 1):
-            raise ValueError(
-                "Received an invalid value for argument `start`, expected a "
-                f"positive integer, got {start!r}."
-            )
+        check_positive_integer("start", start)
         self.decay = decay
         self.start = start
         self.initial = None
