@@ -45,8 +45,8 @@ def rate(text):
     return _number(text, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
-def decay(text):
-    """argparse type: a float in (0, 1]."""
+def positive_fraction(text):
+    """argparse type: a float in (0, 1], e.g. a factor that decays a rate."""
     return _number(text, lambda value: 0 < value <= 1, "a number in (0, 1]")
 
 
@@ -118,7 +118,7 @@ def recipe_parser(description, name, **defaults):
     group.add_argument("--learning-rate", type=positive_float, default=1e-3)
     group.add_argument(
         "--lr-decay",
-        type=decay,
+        type=positive_fraction,
         default=None,
         help="multiply the learning rate by this factor after every epoch",
     )

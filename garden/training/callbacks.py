@@ -9,7 +9,7 @@ import keras
 
 from garden.checks import check_positive_integer
 from garden.errors import UserError
-from garden.reports import replacing
+from garden.reports import atomic_write
 from garden.training import plots, run_record
 from garden.training.averaging import NonMonotonicTrigger, SwapAveragedWeights
 from garden.training.checkpoints import save_model
@@ -200,7 +200,7 @@ class Resume(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         super()._save_model()
-        with replacing(self._state_path) as temporary:
+        with atomic_write(self._state_path) as temporary:
             with open(temporary, "w", encoding="utf-8") as file:
                 json.dump([callback.resume_state() for callback in self.keep], file)
 
