@@ -265,7 +265,7 @@ def show_samples(args, generator, tokenizer, vocabulary):
             step,
             prompt,
             zero_states(generator, 1),
-            args.max_length,
+            args.max_output_length,
             seed=args.seed,
             **options,
         )
@@ -340,7 +340,7 @@ def run(args):
             args.model_name,
             separator="" if args.level == "char" else " ",
             examples=prompts,
-            example_max_length=args.max_length,
+            example_max_length=args.max_output_length,
             example_temperature=args.temperature,
         )
         attach_to_export(path)

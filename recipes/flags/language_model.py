@@ -141,7 +141,10 @@ def parse_args(argv=None):
     )
     task.add_argument("--prompt", default=None, help="text to continue")
     task.add_argument(
-        "--max-length", type=cli.bounded_int(MAX_LENGTH_LIMIT), default=50
+        "--max-output-length",
+        type=cli.bounded_int(MAX_LENGTH_LIMIT),
+        default=50,
+        help="tokens generated after each prompt",
     )
     task.add_argument("--temperature", type=cli.positive_float, default=0.8)
     task.add_argument("--top-k", type=cli.positive_int, default=10)
@@ -158,7 +161,7 @@ def parse_args(argv=None):
     cli.only_with(
         parser,
         args,
-        ["--max-length", "--temperature"],
+        ["--max-output-length", "--temperature"],
         args.prompt or args.export,
         "--prompt or --export (the exported warmup continuations)",
     )

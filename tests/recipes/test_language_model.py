@@ -42,7 +42,7 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     recipe.main(
         [*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint,
          "--run-dir", str(tmp_path / "again"), "--prompt", "the time",
-         "--max-length", "5"]
+         "--max-output-length", "5"]
     )  # fmt: skip
     output = capsys.readouterr().out
     assert perplexities(output) == [pytest.approx(valid, rel=1e-4)]
@@ -72,7 +72,7 @@ def test_ngram_baselines_samples_and_export(tmp_path, capsys):
             "--run-dir", str(tmp_path / "run"),
             "--ngram-orders", "2", "3",
             "--prompt", "the time traveller",
-            "--max-length", "12",
+            "--max-output-length", "12",
             "--export", str(tmp_path / "exports"),
         ]
     )  # fmt: skip
@@ -108,8 +108,8 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
     "flags, message",
     [
         (["--prompt", "  "], "--prompt"),
-        (["--max-length", "0"], "--max-length"),
-        (["--max-length", "1000000000"], "--max-length"),
+        (["--max-output-length", "0"], "--max-output-length"),
+        (["--max-output-length", "1000000000"], "--max-output-length"),
         (["--temperature", "0"], "--temperature"),
         (["--temperature", "-1"], "--temperature"),
         (["--corpus", "ptb", "--level", "char"], "--level"),
@@ -243,7 +243,7 @@ def test_a_batch_larger_than_the_stream_names_the_flags(tmp_path, capsys):
 def test_stateful_training_under_mixed_precision(precision, tmp_path, capsys):
     recipe.main(
         [*SMALL, "--precision", precision, "--run-dir", str(tmp_path),
-         "--prompt", "time", "--max-length", "5"]
+         "--prompt", "time", "--max-output-length", "5"]
     )  # fmt: skip
     output = capsys.readouterr().out
     assert f"precision {precision}" in output
