@@ -81,7 +81,7 @@ def model_config(args, vocab_size):
         "cell": args.cell,
         "units": args.units,
         "num_layers": args.num_layers,
-        "embedding_dim": args.embedding_dim or None,
+        "embedding_dim": args.embedding_dim,
         "dropout": args.dropout,
         "recurrent_dropout": args.recurrent_dropout,
         "tie_weights": args.tie_weights,

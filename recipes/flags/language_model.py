@@ -36,7 +36,12 @@ def parse_args(argv=None):
         "--embedding-dim",
         type=int,
         default=None,
-        help="0 for one-hot inputs; default 200 for words, one-hot for characters",
+        help="default 200 for words, one-hot inputs for characters",
+    )
+    task.add_argument(
+        "--one-hot",
+        action="store_true",
+        help="one-hot inputs instead of an embedding (the default for characters)",
     )
     task.add_argument(
         "--dropout",
@@ -192,13 +197,21 @@ def parse_args(argv=None):
         parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
     if args.corpus == "ptb" and args.level == "char":
         parser.error("argument --level: ptb is a word-level corpus, use --level word")
-    if args.embedding_dim is None:
-        args.embedding_dim = 0 if args.level == "char" else 200
-    if args.embedding_dim < 0:
-        parser.error("argument --embedding-dim: expected 0 (one-hot) or more")
+    if args.embedding_dim is not None and args.embedding_dim < 1:
+        parser.error(
+            "argument --embedding-dim: expected a positive integer (--one-hot for "
+            f"one-hot inputs), got {args.embedding_dim}"
+        )
+    if args.one_hot and args.embedding_dim is not None:
+        parser.error("argument --embedding-dim: not with --one-hot")
+    if args.embedding_dim is None and not args.one_hot:
+        args.one_hot = args.level == "char"
+        args.embedding_dim = None if args.one_hot else 200
     for flag in ("--tie-weights", "--embedding-dropout"):
-        if getattr(args, flag[2:].replace("-", "_")) and args.embedding_dim == 0:
-            parser.error(f"argument {flag}: needs --embedding-dim > 0")
+        if getattr(args, flag[2:].replace("-", "_")) and args.one_hot:
+            parser.error(
+                f"argument {flag}: needs --embedding-dim (the inputs are one-hot)"
+            )
     if args.top_p > 1:
         parser.error("argument --top-p: expected a number in (0, 1]")
     if args.prompt is not None and not args.prompt.strip():

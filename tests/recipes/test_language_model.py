@@ -118,6 +118,12 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
         (["--nt-asgd", "5"], "--nt-asgd: applies only with --optimizer sgd"),
         (["--locked-dropout"], "--locked-dropout: applies only with a dropout"),
         (["--embedding-dropout", "0.1"], "--embedding-dropout: needs --embedding"),
+        (
+            ["--embedding-dim", "0"],
+            "--embedding-dim: expected a positive integer (--one-hot",
+        ),
+        (["--one-hot", "--embedding-dim", "8"], "--embedding-dim: not with --one-hot"),
+        (["--level", "word", "--one-hot", "--tie-weights"], "--tie-weights: needs"),
         (["--weight-dropout", "0.2", "--tune"], "--weight-dropout: not with --tune"),
         (["--ar", "2", "--tune"], "--ar: not with --tune"),
         (["--optimizer", "sgd", "--nt-asgd", "5", "--tune"], "--nt-asgd: not with"),
@@ -129,6 +135,16 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_one_hot_inputs_are_chosen_by_flag_or_by_level():
+    words = recipe.parse_args([*SMALL, "--level", "word", "--one-hot"])
+    assert words.one_hot and recipe.model_config(words, 10)["embedding_dim"] is None
+    characters = recipe.parse_args(SMALL)
+    assert characters.one_hot and characters.embedding_dim is None
+    embedded = recipe.parse_args([*SMALL, "--embedding-dim", "8"])
+    assert not embedded.one_hot and embedded.embedding_dim == 8
+    assert recipe.parse_args([*SMALL, "--level", "word"]).embedding_dim == 200
 
 
 def test_awd_regularisers_and_nt_asgd_train_and_are_read_back(tmp_path, capsys):
