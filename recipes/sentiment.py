@@ -1,4 +1,4 @@
-"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
+r"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
 
 Trains one of four classifiers on the 25,000 IMDb training reviews, less a
 seeded validation hold-out that picks the best epoch, and reports accuracy
@@ -19,11 +19,14 @@ frozen biLM (`recipes.bilm`) inside the model adds ELMo features, its layers
 mixed by learned weights, to the BiRNN's word vectors. Every run writes
 a per-review predictions file, can classify texts given on the command line
 (`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
-reviews. Results and the commands that reproduce them are in docs/sentiment.md.
+reviews. NBSVM reaches 91.60% test accuracy, the best of the four models; a
+BiGRU over fine-tuned GloVe vectors, 89.46%:
 
-    python -m recipes.sentiment --model textcnn --embeddings glove --epochs 4
-    python -m recipes.sentiment --model birnn --cell lstm --bucket --epochs 5
-    python -m recipes.sentiment --model birnn --bilm runs/bilm_imdb/best.keras
+    python -m recipes.sentiment --model nbsvm --epochs 8 --patience 2
+    python -m recipes.sentiment --model birnn --cell gru --embeddings glove --bucket \
+      --epochs 5 --patience 2 --clip-norm 1 --dropout 0.3
+
+Every result and its command are in docs/sentiment.md.
 """
 
 import os

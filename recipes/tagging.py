@@ -24,9 +24,9 @@ the three marks ("none" excluded), as a Markdown table. The run can
 punctuate texts given on the command line (`--punctuate`; a text with no
 words gives ""), tune (KerasTuner: cell, units, layers, dropout, optimizer,
 learning rate) and export a SavedModel that takes bare text and returns it
-punctuated. After 2 epochs on all 25,000 test reviews, the BiGRU reaches a
-micro F1 of 43.9 over the marks (comma 29.8, period 55.6, question 5.0); a
-left-to-right GRU, which never sees the next word, 7.6. Full table and
+punctuated. After 2 epochs, on all 25,000 test reviews, the BiGRU reaches a
+micro F1 of 43.94 over the marks (comma 29.81, period 55.59, question 4.98);
+a left-to-right GRU, which never sees the next word, 7.60. Full table and
 timings are in docs/tagging.md.
 
     python -m recipes.tagging --cell gru --epochs 2

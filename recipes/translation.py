@@ -1,4 +1,4 @@
-"""English-to-French translation: encoder-decoder, attention, beam search, BLEU.
+r"""English-to-French translation: encoder-decoder, attention, beam search, BLEU.
 
 Trains an encoder-decoder (`garden.models.seq2seq`: Cho et al.'s GRU model
 with the context fed to every decoder step, Sutskever et al.'s deep LSTM with
@@ -15,10 +15,14 @@ Test translations are decoded greedily and with beam search (both reported)
 and scored with sacreBLEU (13a tokenization, lower-cased: the vocabulary is
 lower-case). Every run writes the test translations to a file, can translate
 sentences given on the command line (`--translate`), tune (KerasTuner), and
-export a SavedModel that takes English text and returns French.
+export a SavedModel that takes English text and returns French. A GRU with
+attention, 3 epochs, reaches a test BLEU of 33.30 with beam search (width 4)
+and 29.94 greedily:
 
-    python -m recipes.translation --cell gru --epochs 4
-    python -m recipes.translation --cell lstm --no-attention --reverse-source
+    python -m recipes.translation --cell gru --units 256 --embedding-dim 256 \
+      --num-layers 1 --batch-size 64 --learning-rate 0.001 --dropout 0 --epochs 3
+
+Every result and its command are in docs/translation.md.
 """
 
 import os

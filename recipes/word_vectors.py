@@ -17,11 +17,14 @@ Spearman correlations and the word2vec analogy accuracy (3CosAdd), each with
 its coverage, and the nearest neighbours of probe words. The vectors are
 written in word2vec's text format (`RUN_DIR/vectors.txt`), which the
 sentiment recipe takes as `--embeddings FILE`; `--export DIR` writes a
-SavedModel from words to vectors. The comparison with gensim is
-`benchmarks/word_vectors.py`; results are in docs/word_vectors.md.
+SavedModel from words to vectors. Skip-gram on the Penn Treebank, 20
+epochs, reaches a Spearman correlation of 0.404 on WordSim-353 and 0.170 on
+SimLex-999 (gensim: 0.399 and 0.167):
 
-    python -m recipes.word_vectors --corpus ptb --model skipgram
-    python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5
+    python -m recipes.word_vectors --corpus ptb --model skipgram --epochs 20
+
+The comparison with gensim is `benchmarks/word_vectors.py`; every result is
+in docs/word_vectors.md.
 """
 
 import math
