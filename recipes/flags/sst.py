@@ -7,6 +7,42 @@ from garden import cli
 from recipes.flags import GLOVE_DIMENSION, SST_MODELS, TREE_MODELS
 
 
+def _add_sample_flags(task):
+    """Seeded samples of the training and test trees, and `--evaluate`."""
+    task.add_argument(
+        "--max-train-trees",
+        type=cli.positive_int,
+        default=None,
+        help="train on N training trees (and as many dev trees) drawn with "
+        "--seed; the files are ordered by sentiment, so not the first N",
+    )
+    task.add_argument(
+        "--max-test-trees",
+        type=cli.positive_int,
+        default=None,
+        help="evaluate on N test trees drawn with --seed",
+    )
+    cli.add_evaluate_flag(task)
+
+
+def _check_and_resolve(parser, args):
+    """Refuses flags the chosen model ignores; fills in the embedding width."""
+    cli.only_with(
+        parser,
+        args,
+        ["--schedule"],
+        args.model != "bilstm",
+        "a tree model (--model " + " or ".join(TREE_MODELS) + ")",
+    )
+    glove_dim = GLOVE_DIMENSION
+    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
+        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
+    if args.embedding_dim is None:
+        args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
+    if args.bilm and args.model != "bilstm":
+        parser.error("argument --bilm: only for --model bilstm")
+
+
 def parse_args(argv=None):
     parser = cli.recipe_parser(
         __doc__.splitlines()[0],
@@ -29,33 +65,7 @@ def parse_args(argv=None):
         default="compact",
         help="tree models: compose only each level's nodes, or every node (XLA)",
     )
-    task.add_argument(
-        "--max-train-trees",
-        type=cli.positive_int,
-        default=None,
-        help="train on N training trees (and as many dev trees) drawn with "
-        "--seed; the files are ordered by sentiment, so not the first N",
-    )
-    task.add_argument(
-        "--max-test-trees",
-        type=cli.positive_int,
-        default=None,
-        help="evaluate on N test trees drawn with --seed",
-    )
-    cli.add_evaluate_flag(task)
+    _add_sample_flags(task)
     args = cli.parse(parser, argv)
-    cli.only_with(
-        parser,
-        args,
-        ["--schedule"],
-        args.model != "bilstm",
-        "a tree model (--model " + " or ".join(TREE_MODELS) + ")",
-    )
-    glove_dim = GLOVE_DIMENSION
-    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
-        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
-    if args.embedding_dim is None:
-        args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
-    if args.bilm and args.model != "bilstm":
-        parser.error("argument --bilm: only for --model bilstm")
+    _check_and_resolve(parser, args)
     return args
