@@ -4,6 +4,8 @@ import argparse
 import math
 import os
 
+from garden.checks import is_positive_integer
+
 # Literal copies of the names in garden.training (tests/test_command.py checks they
 # match): this module parses flags before Keras is imported, so `--help` is quick.
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -17,8 +19,8 @@ def positive_int(text):
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
+        value = None
+    if not is_positive_integer(value):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
@@ -43,8 +45,8 @@ def rate(text):
     return _number(text, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
-def decay(text):
-    """argparse type: a float in (0, 1]."""
+def positive_fraction(text):
+    """argparse type: a float in (0, 1], e.g. a factor that decays a rate."""
     return _number(text, lambda value: 0 < value <= 1, "a number in (0, 1]")
 
 
@@ -116,7 +118,7 @@ def recipe_parser(description, name, **defaults):
     group.add_argument("--learning-rate", type=positive_float, default=1e-3)
     group.add_argument(
         "--lr-decay",
-        type=decay,
+        type=positive_fraction,
         default=None,
         help="multiply the learning rate by this factor after every epoch",
     )
@@ -222,6 +224,52 @@ def add_evaluate_flag(
         type=existing_file,
         default=None,
         help=f"skip training: {action}",
+    )
+
+
+def add_embedding_flags(
+    group, random_dim, embeddings="random", word2vec_files=False, bilm_model="birnn"
+):
+    """`--embedding-dim`, `--embeddings`, `--freeze-embeddings` and `--bilm`.
+
+    The word-vector flags of the classifiers (`recipes.sentiment`,
+    `recipes.sst`): random or GloVe embeddings, frozen or fine-tuned, and the
+    mixed layers of a biLM (ELMo) beside them.
+
+    Args:
+        group: The argument group of the recipe.
+        random_dim: The default dimension of random embeddings, for the help.
+        embeddings: The default of `--embeddings`.
+        word2vec_files: Whether `--embeddings` also takes a word2vec text file.
+        bilm_model: The `--model` that takes `--bilm`, for the help.
+    """
+    group.add_argument(
+        "--embedding-dim",
+        type=positive_int,
+        default=None,
+        help=f"default: {random_dim} for random embeddings, 50 (the only choice) "
+        "for GloVe",
+    )
+    if word2vec_files:
+        group.add_argument(
+            "--embeddings",
+            default=embeddings,
+            metavar="{random,glove,FILE}",
+            help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
+            "file (e.g. from recipes.word_vectors)",
+        )
+    else:
+        group.add_argument(
+            "--embeddings", choices=("random", "glove"), default=embeddings
+        )
+    group.add_argument("--freeze-embeddings", action="store_true")
+    group.add_argument(
+        "--bilm",
+        metavar="PATH",
+        type=bilm_file,
+        default=None,
+        help=f"{bilm_model}: a biLM .keras file from recipes.bilm; its mixed layers "
+        "(ELMo) join the word vectors",
     )
 
 

@@ -6,7 +6,7 @@ import tempfile
 
 
 @contextlib.contextmanager
-def replacing(path, suffix=""):
+def atomic_write(path, suffix=""):
     """A temporary path beside `path`, renamed to `path` when the block succeeds.
 
     A reader (or a crash) never sees a half-written file: `path` is either
@@ -20,7 +20,7 @@ def replacing(path, suffix=""):
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "out", "note.txt")
-    >>> with replacing(path) as temporary:
+    >>> with atomic_write(path) as temporary:
     ...     _ = open(temporary, "w").write("done")
     >>> open(path).read()
     'done'
@@ -60,7 +60,7 @@ def write_tsv(path, header, rows):
     >>> open(path).read()
     'word\\tcount\\nthe\\t3\\ncat\\t1\\n'
     """
-    with replacing(path) as temporary:
+    with atomic_write(path) as temporary:
         with open(temporary, "w", encoding="utf-8") as f:
             f.write("\t".join(header) + "\n")
             for row in rows:

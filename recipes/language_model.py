@@ -1,4 +1,4 @@
-"""Recurrent language models on The Time Machine and the Penn Treebank.
+r"""Recurrent language models on The Time Machine and the Penn Treebank.
 
 Trains a character- or word-level language model (garden RNN, GRU or LSTM,
 one or more layers, dropout, optional weight tying, and AWD-LSTM's
@@ -14,12 +14,16 @@ lectures teach backpropagation through time:
 It reports perplexity on train, validation and test (the stream read in order
 with the state carried along), n-gram baselines on the same token streams,
 samples from a prompt (greedy, temperature, top-k, top-p), and can tune
-(KerasTuner) and export a SavedModel that takes raw text. Results and the
-commands that reproduce them are in docs/language_model.md.
+(KerasTuner) and export a SavedModel that takes raw text. On the Penn
+Treebank, a 2 x 200 LSTM trained with truncated BPTT for 8 epochs reaches a
+test perplexity of 112.46 (the Kneser-Ney 5-gram: 141.06):
 
-    python -m recipes.language_model --corpus timemachine --level char --cell lstm
-    python -m recipes.language_model --corpus ptb --num-layers 2 --units 200 \\
-        --bptt truncated --epochs 13
+    python -m recipes.language_model --corpus ptb --bptt truncated --units 200 \
+      --num-layers 2 --embedding-dim 200 --batch-size 20 --num-steps 35 \
+      --optimizer sgd --learning-rate 35 --clip-norm 0.143 --lr-decay 0.5 \
+      --lr-decay-start 4 --epochs 8 --ngram-orders 5
+
+Every result and its command are in docs/language_model.md.
 """
 
 import math
@@ -46,8 +50,6 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     optimizer_from_flags,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
@@ -55,8 +57,8 @@ from garden.training.run_record import (
     describe_data,
     history_rows,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import optimizer_from_hp, recurrent_from_hp, search
 from garden.tuning.search import awd_regularization_from_hp
 from recipes.flags.language_model import BPTT_MODES as BPTT_MODES
@@ -83,7 +85,7 @@ def model_config(args, vocab_size):
         "cell": args.cell,
         "units": args.units,
         "num_layers": args.num_layers,
-        "embedding_dim": args.embedding_dim or None,
+        "embedding_dim": args.embedding_dim,
         "dropout": args.dropout,
         "recurrent_dropout": args.recurrent_dropout,
         "tie_weights": args.tie_weights,
@@ -267,7 +269,7 @@ def show_samples(args, generator, tokenizer, vocabulary):
             step,
             prompt,
             zero_states(generator, 1),
-            args.max_length,
+            args.max_output_length,
             seed=args.seed,
             **options,
         )
@@ -276,20 +278,18 @@ def show_samples(args, generator, tokenizer, vocabulary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args, stateful=args.bptt != "full")
     # mixed_bfloat16 pays on a CPU only for the character LSTM (measured; see
     # docs/precision.md), so only it takes it under auto.
-    policy = set_precision(
-        args.precision, bfloat16_pays=args.level == "char" and args.cell == "lstm"
+    strategy, policy = start_run(
+        args,
+        stateful=args.bptt != "full",
+        bfloat16_pays=args.level == "char" and args.cell == "lstm",
     )
-    keras.utils.set_random_seed(args.seed)
     texts, tokenizer, append_eos = load_corpus(args)
     vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
     streams = {
@@ -344,7 +344,7 @@ def run(args):
             args.model_name,
             separator="" if args.level == "char" else " ",
             examples=prompts,
-            example_max_length=args.max_length,
+            example_max_length=args.max_output_length,
             example_temperature=args.temperature,
         )
         attach_to_export(path)

@@ -1,4 +1,4 @@
-"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
+r"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
 
 Trains one of four classifiers on the 25,000 IMDb training reviews, less a
 seeded validation hold-out that picks the best epoch, and reports accuracy
@@ -19,16 +19,18 @@ frozen biLM (`recipes.bilm`) inside the model adds ELMo features, its layers
 mixed by learned weights, to the BiRNN's word vectors. Every run writes
 a per-review predictions file, can classify texts given on the command line
 (`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
-reviews. Results and the commands that reproduce them are in docs/sentiment.md.
+reviews. NBSVM reaches 91.60% test accuracy, the best of the four models; a
+BiGRU over fine-tuned GloVe vectors, 89.46%:
 
-    python -m recipes.sentiment --model textcnn --embeddings glove --epochs 4
-    python -m recipes.sentiment --model birnn --cell lstm --bucket --epochs 5
-    python -m recipes.sentiment --model birnn --bilm runs/bilm_imdb/best.keras
+    python -m recipes.sentiment --model nbsvm --epochs 8 --patience 2
+    python -m recipes.sentiment --model birnn --cell gru --embeddings glove --bucket \
+      --epochs 5 --patience 2 --clip-norm 1 --dropout 0.3
+
+Every result and its command are in docs/sentiment.md.
 """
 
 import os
 
-import keras
 import numpy as np
 
 from garden import data
@@ -51,19 +53,16 @@ from garden.training import (
     fit_from_flags,
     is_chief,
     load_best,
-    optimizer_from_flags,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
-from garden.tuning import optimizer_from_hp, search
+from garden.training.start import run_main, start_run
+from garden.tuning import searched_or_flagged_model
 from recipes.flags.sentiment import parse_args
 
 # Kim's dropout for the CNN; a lighter one for the recurrent network.
@@ -159,31 +158,6 @@ def new_model(kind, config, optimizer, embeddings):
     return compile_classifier(model, optimizer)
 
 
-def tuned_model(args, config, embeddings, train, valid):
-    """Runs the KerasTuner search; returns the best config and its fresh model."""
-    pretrained = embeddings is not None
-
-    def build(hp):
-        optimizer = optimizer_from_hp(hp, optimizers=("adam", "rmsprop", "momentum"))
-        return new_model(
-            args.model,
-            config_from_hp(hp, args.model, config, pretrained),
-            optimizer,
-            embeddings,
-        )
-
-    best, hypermodel = search(
-        args,
-        build,
-        "val_accuracy",
-        "max",
-        f"{args.model}_{'random' if embeddings is None else 'pretrained'}",
-        train,
-        valid,
-    )
-    return config_from_hp(best, args.model, config, pretrained), hypermodel.build(best)
-
-
 def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
     """Trains (after a search with `--tune`); returns config and best-epoch model.
 
@@ -207,12 +181,22 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         )
         for split in ("train", "valid")
     )
+    pretrained = embeddings is not None
     with strategy.scope():
-        if args.tune:
-            config, model = tuned_model(args, config, embeddings, train, valid)
-        else:
-            optimizer = optimizer_from_flags(args)
-            model = new_model(args.model, config, optimizer, embeddings)
+        config, model = searched_or_flagged_model(
+            args,
+            lambda config, optimizer: new_model(
+                args.model, config, optimizer, embeddings
+            ),
+            config,
+            lambda hp, config: config_from_hp(hp, args.model, config, pretrained),
+            ("adam", "rmsprop", "momentum"),
+            "val_accuracy",
+            "max",
+            f"{args.model}_{'pretrained' if pretrained else 'random'}",
+            train,
+            valid,
+        )
         fit_from_flags(model, args, train, valid, "val_accuracy", "max", config=config)
     return config, load_best(args.run_dir)
 
@@ -266,16 +250,12 @@ def show_predictions(args, model, tokenizer, vocabulary):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     splits = load_splits(args)
     tokenizer = data.WordTokenizer("review")
     vocabulary = data.build_review_vocabulary(

@@ -17,17 +17,15 @@ reviews (`recipes.bilm`) inside the model, its layers mixed by learned weights
 and concatenated to the word vectors.
 `--export DIR` writes a SavedModel that takes an SST bracketed tree string
 (a plain sentence for the BiLSTM) and returns the root's class
-probabilities. With GloVe vectors the Tree-LSTM reaches 49.5% fine-grained
-and 87.5% binary root accuracy on the test split (about 6 minutes on a
-2-core CPU); every result and its command are in docs/sst.md.
+probabilities. With GloVe vectors the Tree-LSTM reaches 49.46% fine-grained
+and 87.48% binary root accuracy on the test split (about 6 minutes on a
+2-core CPU):
 
     python -m recipes.sst --model treelstm
-    python -m recipes.sst --model treernn --units 50 --dropout 0.3 \
-        --epochs 12 --patience 3
-    python -m recipes.sst --model bilstm --bilm runs/bilm_imdb/best.keras
+
+Every result and its command are in docs/sst.md.
 """
 
-import keras
 import numpy as np
 
 from garden import data
@@ -45,21 +43,19 @@ from garden.training import (
     is_chief,
     load_best,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.checkpoints import load_for_evaluation
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
 from garden.training.sentiment_metrics import (
     NEUTRAL,
     binary_predictions,
     sentiment_scores,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import searched_or_flagged_model
 from recipes.flags.sst import parse_args
 
@@ -213,16 +209,12 @@ def write_confusions(args, labels, probabilities):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     trees = load_trees(args)
     vocabulary = data.build_tree_vocabulary(trees["train"])
     describe_data(vocabulary=vocabulary.tokens)

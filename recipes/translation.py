@@ -1,4 +1,4 @@
-"""English-to-French translation: encoder-decoder, attention, beam search, BLEU.
+r"""English-to-French translation: encoder-decoder, attention, beam search, BLEU.
 
 Trains an encoder-decoder (`garden.models.seq2seq`: Cho et al.'s GRU model
 with the context fed to every decoder step, Sutskever et al.'s deep LSTM with
@@ -15,16 +15,19 @@ Test translations are decoded greedily and with beam search (both reported)
 and scored with sacreBLEU (13a tokenization, lower-cased: the vocabulary is
 lower-case). Every run writes the test translations to a file, can translate
 sentences given on the command line (`--translate`), tune (KerasTuner), and
-export a SavedModel that takes English text and returns French.
+export a SavedModel that takes English text and returns French. A GRU with
+attention, 3 epochs, reaches a test BLEU of 33.30 with beam search (width 4)
+and 29.94 greedily:
 
-    python -m recipes.translation --cell gru --epochs 4
-    python -m recipes.translation --cell lstm --no-attention --reverse-source
+    python -m recipes.translation --cell gru --units 256 --embedding-dim 256 \
+      --num-layers 1 --batch-size 64 --learning-rate 0.001 --dropout 0 --epochs 3
+
+Every result and its command are in docs/translation.md.
 """
 
 import os
 import time
 
-import keras
 import numpy as np
 
 from garden import data
@@ -41,8 +44,6 @@ from garden.training import (
     is_chief,
     load_best,
     plots,
-    set_precision,
-    strategy_from_flags,
 )
 from garden.training.bleu import corpus_bleu
 from garden.training.checkpoints import load_for_evaluation
@@ -50,8 +51,8 @@ from garden.training.run_record import (
     attach_to_export,
     describe_data,
     log_metrics,
-    recorded,
 )
+from garden.training.start import run_main, start_run
 from garden.tuning import searched_or_flagged_model
 from recipes.flags.translation import parse_args
 
@@ -160,16 +161,12 @@ def report_test(args, translator, pairs):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     splits = split_pairs(
         data.load_english_french(),
         args.test_size,

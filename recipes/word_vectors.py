@@ -17,11 +17,14 @@ Spearman correlations and the word2vec analogy accuracy (3CosAdd), each with
 its coverage, and the nearest neighbours of probe words. The vectors are
 written in word2vec's text format (`RUN_DIR/vectors.txt`), which the
 sentiment recipe takes as `--embeddings FILE`; `--export DIR` writes a
-SavedModel from words to vectors. The comparison with gensim is
-`benchmarks/word_vectors.py`; results are in docs/word_vectors.md.
+SavedModel from words to vectors. Skip-gram on the Penn Treebank, 20
+epochs, reaches a Spearman correlation of 0.404 on WordSim-353 and 0.170 on
+SimLex-999 (gensim: 0.399 and 0.167):
 
-    python -m recipes.word_vectors --corpus ptb --model skipgram
-    python -m recipes.word_vectors --corpus imdb --model fasttext --epochs 5
+    python -m recipes.word_vectors --corpus ptb --model skipgram --epochs 20
+
+The comparison with gensim is `benchmarks/word_vectors.py`; every result is
+in docs/word_vectors.md.
 """
 
 import math
@@ -50,11 +53,10 @@ from garden.models.word2vec import (
 from garden.training import (
     fit_from_flags,
     is_chief,
-    set_precision,
-    strategy_from_flags,
     word_similarity,
 )
-from garden.training.run_record import attach_to_export, log_metrics, recorded
+from garden.training.run_record import attach_to_export, log_metrics
+from garden.training.start import run_main, start_run
 from garden.tuning import search
 from recipes.flags.word_vectors import MODELS as MODELS
 from recipes.flags.word_vectors import parse_args
@@ -220,16 +222,12 @@ def show_neighbours(vectors, probes):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    with recorded(args, argv):
-        run(args)
+    run_main(parse_args, run, argv)
 
 
 def run(args):
     """The run of `main` once its flags are parsed."""
-    strategy = strategy_from_flags(args)
-    policy = set_precision(args.precision)
-    keras.utils.set_random_seed(args.seed)
+    strategy, policy = start_run(args)
     train, valid = load_sentences(args)
     vocabulary = build_vocabulary(train, args.min_count)
     if len(vocabulary) <= MIN_ID:

@@ -12,17 +12,6 @@ AUTOTUNE = tf.data.AUTOTUNE
 ENCODE_BLOCK = 512
 
 
-def check_positive_integer(name, value, allow_none=False):
-    """Raise a `ValueError` naming `name` unless `value` is a positive integer."""
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(
-            f"Received an invalid value for argument `{name}`, expected a positive "
-            f"integer{' or None' if allow_none else ''}, got {value!r}."
-        )
-
-
 def check_bucket_boundaries(bucket_boundaries):
     """Raise a `ValueError` unless the boundaries are increasing positive ints."""
     if bucket_boundaries is None:

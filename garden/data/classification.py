@@ -8,6 +8,7 @@ tokens. Tokenization runs in-graph (the same ops an exported
 import numpy as np
 import tensorflow as tf
 
+from garden.checks import check_positive_integer
 from garden.data import batching
 from garden.data.tokenizers import WordTokenizer
 from garden.data.vocabulary import Vocabulary
@@ -34,7 +35,7 @@ def truncate_pad(ids, max_length, pad_id=0):
     >>> truncate_pad([5, 6, 7], 2)
     [5, 6]
     """
-    batching.check_positive_integer("max_length", max_length)
+    check_positive_integer("max_length", max_length)
     ids = list(ids)[:max_length]
     return ids + [pad_id] * (max_length - len(ids))
 
@@ -99,8 +100,8 @@ def classification_dataset(
         A `tf.data.Dataset` of int32 `token_ids` of shape `(batch, length)`
         and int32 `labels` of shape `(batch,)`.
     """
-    batching.check_positive_integer("max_length", max_length)
-    batching.check_positive_integer("batch_size", batch_size)
+    check_positive_integer("max_length", max_length)
+    check_positive_integer("batch_size", batch_size)
     batching.check_bucket_boundaries(bucket_boundaries)
     if len(texts) != len(labels):
         raise ValueError(

@@ -31,6 +31,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from garden.checks import check_positive_integer
 from garden.data import batching
 from garden.data.tokenizers import _WHITESPACE, WordTokenizer
 
@@ -127,7 +128,7 @@ def windows(sequence, window=PUNCTUATION_WINDOW):
     >>> windows([1, 2, 3, 4, 5], 2)
     [[1, 2], [3, 4], [5]]
     """
-    batching.check_positive_integer("window", window)
+    check_positive_integer("window", window)
     return [
         sequence[start : start + window] for start in range(0, len(sequence), window)
     ]
@@ -185,7 +186,7 @@ def punctuation_dataset(
     Returns:
         A `tf.data.Dataset` of int32 `(batch, length)` ids and labels.
     """
-    batching.check_positive_integer("batch_size", batch_size)
+    check_positive_integer("batch_size", batch_size)
     batching.check_bucket_boundaries(bucket_boundaries)
     ids, labels = punctuation_examples(texts, vocabulary, window)
     lengths = np.asarray([len(x) for x in ids], "int64")

@@ -14,6 +14,7 @@ a third input.
 
 import tensorflow as tf
 
+from garden.checks import check_positive_integer
 from garden.data import batching
 from garden.data.tokenizers import WordTokenizer
 from garden.data.vocabulary import Vocabulary
@@ -93,8 +94,8 @@ def translation_dataset(
         decoder_targets)`, int32, shapes `(batch, source_length)`,
         `(batch, target_length)`, `(batch, target_length)`.
     """
-    batching.check_positive_integer("batch_size", batch_size)
-    batching.check_positive_integer("max_length", max_length, allow_none=True)
+    check_positive_integer("batch_size", batch_size)
+    check_positive_integer("max_length", max_length, allow_none=True)
     batching.check_bucket_boundaries(bucket_boundaries)
     tokenizer = tokenizer or WordTokenizer("translation")
     sources = tf.data.Dataset.from_tensor_slices(tf.constant([s for s, _ in pairs]))

@@ -30,7 +30,7 @@ import zipfile
 import keras
 import numpy as np
 
-from garden.data.batching import check_positive_integer
+from garden.checks import check_positive_integer
 from garden.layers import (
     LSTM,
     BiLMFeatures,

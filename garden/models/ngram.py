@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from garden.checks import check_positive_integer
+
 SMOOTHINGS = ("kneser_ney", "add_k")
 # Modified Kneser-Ney discounts at an order whose count-of-counts cannot support
 # the estimate (a zero among n1..n4, only on tiny corpora): the usual fixed D.
@@ -84,11 +86,7 @@ class NGramLanguageModel:
     """
 
     def __init__(self, order, smoothing="kneser_ney", discount=None, k=1.0):
-        if not _is_positive_integer(order):
-            raise ValueError(
-                "Received an invalid value for argument `order`, expected a "
-                f"positive integer, got {order!r}."
-            )
+        check_positive_integer("order", order)
         if smoothing not in SMOOTHINGS:
             raise ValueError(
                 "Received an invalid value for argument `smoothing`, expected one "
@@ -127,11 +125,7 @@ class NGramLanguageModel:
         Returns:
             The model itself, fitted.
         """
-        if not _is_positive_integer(vocab_size):
-            raise ValueError(
-                "Received an invalid value for argument `vocab_size`, expected a "
-                f"positive integer, got {vocab_size!r}."
-            )
+        check_positive_integer("vocab_size", vocab_size)
         tokens = _token_list(token_ids, int(vocab_size))
         if not tokens:
             raise ValueError(
@@ -277,14 +271,6 @@ class NGramLanguageModel:
                 "This NGramLanguageModel has not been fitted yet; call "
                 "`fit(token_ids, vocab_size)` before scoring."
             )
-
-
-def _is_positive_integer(value):
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | np.integer)
-        and value > 0
-    )
 
 
 def _is_real(value):

@@ -195,9 +195,9 @@ class WordVectors:
         Written to a temporary name and renamed, so a failed write leaves no
         half file; GloVe-style readers (the sentiment recipe) skip the header.
         """
-        from garden.reports import replacing
+        from garden.reports import atomic_write
 
-        with replacing(path) as temporary:
+        with atomic_write(path) as temporary:
             with open(temporary, "w", encoding="utf-8") as f:
                 f.write(f"{len(self.words)} {self.dim}\n")
                 for word, row in zip(self.words, self.vectors):

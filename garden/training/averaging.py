@@ -24,6 +24,7 @@ import math
 import keras
 from keras import ops
 
+from garden.checks import check_positive_integer
 from garden.training.monitoring import monitored_value
 
 
@@ -137,11 +138,7 @@ class NonMonotonicTrigger(keras.callbacks.Callback):
                 "Received an invalid value for argument `mode`, expected "
                 f'"min" or "max", got {mode!r}.'
             )
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(
-                "Received an invalid value for argument `interval`, expected a "
-                f"positive integer, got {interval!r}."
-            )
+        check_positive_integer("interval", interval)
         self.monitor = monitor
         self.mode = mode
         self.interval = interval

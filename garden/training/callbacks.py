@@ -6,7 +6,8 @@ import os
 
 import keras
 
-from garden.reports import replacing
+from garden.checks import check_positive_integer
+from garden.reports import atomic_write
 from garden.training.checkpoints import save_model
 from garden.training.monitoring import monitored_value
 
@@ -59,11 +60,7 @@ class EpochLearningRate(keras.callbacks.Callback):
                 "Received an invalid value for argument `decay`, expected a "
                 f"number in (0, 1] or None, got {decay!r}."
             )
-        if not (isinstance(start, int) and start >= 1):
-            raise ValueError(
-                "Received an invalid value for argument `start`, expected a "
-                f"positive integer, got {start!r}."
-            )
+        check_positive_integer("start", start)
         self.decay = decay
         self.start = start
         self.initial = None
@@ -194,7 +191,7 @@ class Resume(keras.callbacks.BackupAndRestore):
 
     def _save_model(self):
         super()._save_model()
-        with replacing(self._state_path) as temporary:
+        with atomic_write(self._state_path) as temporary:
             with open(temporary, "w", encoding="utf-8") as file:
                 json.dump([callback.resume_state() for callback in self.keep], file)
 

@@ -17,7 +17,7 @@ import zipfile
 import keras
 
 from garden.errors import UserError
-from garden.reports import replacing
+from garden.reports import atomic_write
 from garden.training import run_record
 
 RECORD_NAME = "garden.json"
@@ -35,7 +35,7 @@ def save_model(model, path, **facts):
         `path`.
     """
     record = {**run_record.checkpoint_record(), **facts}
-    with replacing(path, suffix=".keras") as temporary:
+    with atomic_write(path, suffix=".keras") as temporary:
         model.save(temporary)
         with zipfile.ZipFile(temporary, "a") as archive:
             archive.writestr(RECORD_NAME, json.dumps(record, indent=2, default=str))

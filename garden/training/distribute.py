@@ -169,9 +169,10 @@ def check_strategy(strategy, batch_size, stateful=False):
 def strategy_from_flags(args, stateful=False):
     """The strategy of `--strategy`, checked against the run's batch and states.
 
-    Call it first in a recipe's `main`: `MultiWorkerMirroredStrategy` must
-    exist before TensorFlow runs any operation. A worker other than the chief
-    gets its own `args.run_dir` (see `task_run_dir`).
+    Call it first in a recipe's run (`garden.training.start.start_run` does):
+    `MultiWorkerMirroredStrategy` must exist before TensorFlow runs any
+    operation. It reads the flags only; the caller moves a worker other than
+    the chief into its own run directory with `task_run_dir`.
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
@@ -182,7 +183,6 @@ def strategy_from_flags(args, stateful=False):
     """
     strategy = make_strategy(args.strategy)
     check_strategy(strategy, args.batch_size, stateful=stateful)
-    args.run_dir = task_run_dir(args.run_dir)
     return strategy
 
 

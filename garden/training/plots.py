@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from garden.reports import replacing
+from garden.reports import atomic_write
 from garden.training.run_record import history_rows
 
 # Drawn on no data line, image or text, so the frames alone have this colour.
@@ -276,7 +276,7 @@ def write_figure(figure, run_dir, name, step=0):
     """
     png = png_bytes(figure)
     path = os.path.join(run_dir, f"{name}.png")
-    with replacing(path) as temporary:
+    with atomic_write(path) as temporary:
         with open(temporary, "wb") as file:
             file.write(png)
     # TensorFlow only here: the pictures themselves need none.

@@ -24,7 +24,7 @@ import time
 
 from garden.data import sources
 from garden.errors import UserError
-from garden.reports import replacing
+from garden.reports import atomic_write
 from garden.training.distribute import task_run_dir
 
 PACKAGES = (
@@ -159,7 +159,7 @@ class RunRecord:
 
     def write(self, path):
         """Writes the record as JSON to `path` (atomically)."""
-        with replacing(path) as temporary:
+        with atomic_write(path) as temporary:
             with open(temporary, "w", encoding="utf-8") as file:
                 json.dump(self.as_dict(), file, indent=2, default=str)
                 file.write("\n")

@@ -17,11 +17,8 @@ SEARCHED_REGULARISERS = (
 )
 
 
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0], name="language_model", epochs=10
-    )
-    task = parser.add_argument_group("language model")
+def _add_model_flags(task):
+    """The corpus and its level, the network, its inputs and dropout."""
     task.add_argument("--corpus", choices=("timemachine", "ptb"), default="ptb")
     task.add_argument(
         "--level",
@@ -36,7 +33,12 @@ def parse_args(argv=None):
         "--embedding-dim",
         type=int,
         default=None,
-        help="0 for one-hot inputs; default 200 for words, one-hot for characters",
+        help="default 200 for words, one-hot inputs for characters",
+    )
+    task.add_argument(
+        "--one-hot",
+        action="store_true",
+        help="one-hot inputs instead of an embedding (the default for characters)",
     )
     task.add_argument(
         "--dropout",
@@ -46,6 +48,10 @@ def parse_args(argv=None):
         "between layers unless --input-dropout / --hidden-dropout say otherwise",
     )
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+
+
+def _add_awd_flags(parser):
+    """AWD-LSTM's regularisers and NT-ASGD, in a group of their own."""
     awd = parser.add_argument_group(
         "AWD-LSTM regularisation and NT-ASGD (Merity et al., 2017)"
     )
@@ -105,6 +111,10 @@ def parse_args(argv=None):
         "beaten the best of the epochs more than N checks ago (NT-ASGD; paper: "
         "5), and validate, checkpoint and export the average",
     )
+
+
+def _add_training_flags(task):
+    """Weight averaging and tying, BPTT, and how the streams are scored."""
     task.add_argument(
         "--ema",
         metavar="MOMENTUM",
@@ -139,14 +149,24 @@ def parse_args(argv=None):
         "read from the checkpoint; the data flags must be those it was "
         "trained with)",
     )
+
+
+def _add_generation_flags(task):
+    """The prompt to continue and how the continuations are sampled."""
     task.add_argument("--prompt", default=None, help="text to continue")
     task.add_argument(
-        "--max-length", type=cli.bounded_int(MAX_LENGTH_LIMIT), default=50
+        "--max-output-length",
+        type=cli.bounded_int(MAX_LENGTH_LIMIT),
+        default=50,
+        help="tokens generated after each prompt",
     )
     task.add_argument("--temperature", type=cli.positive_float, default=0.8)
     task.add_argument("--top-k", type=cli.positive_int, default=10)
     task.add_argument("--top-p", type=cli.positive_float, default=0.9)
-    args = cli.parse(parser, argv)
+
+
+def _refuse_flags_that_cannot_act(parser, args):
+    """Refuses flags set where they would be ignored, naming what they need."""
     cli.only_with(
         parser,
         args,
@@ -158,7 +178,7 @@ def parse_args(argv=None):
     cli.only_with(
         parser,
         args,
-        ["--max-length", "--temperature"],
+        ["--max-output-length", "--temperature"],
         args.prompt or args.export,
         "--prompt or --export (the exported warmup continuations)",
     )
@@ -179,6 +199,10 @@ def parse_args(argv=None):
         args.dropout or args.input_dropout or args.hidden_dropout,
         "a dropout rate (--dropout, --input-dropout or --hidden-dropout)",
     )
+
+
+def _check_and_resolve(parser, args):
+    """Fills in the level and the inputs; refuses flags that cannot go together."""
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
     # The search picks the optimizer and the regularisers itself.
@@ -189,15 +213,37 @@ def parse_args(argv=None):
         parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
     if args.corpus == "ptb" and args.level == "char":
         parser.error("argument --level: ptb is a word-level corpus, use --level word")
-    if args.embedding_dim is None:
-        args.embedding_dim = 0 if args.level == "char" else 200
-    if args.embedding_dim < 0:
-        parser.error("argument --embedding-dim: expected 0 (one-hot) or more")
+    if args.embedding_dim is not None and args.embedding_dim < 1:
+        parser.error(
+            "argument --embedding-dim: expected a positive integer (--one-hot for "
+            f"one-hot inputs), got {args.embedding_dim}"
+        )
+    if args.one_hot and args.embedding_dim is not None:
+        parser.error("argument --embedding-dim: not with --one-hot")
+    if args.embedding_dim is None and not args.one_hot:
+        args.one_hot = args.level == "char"
+        args.embedding_dim = None if args.one_hot else 200
     for flag in ("--tie-weights", "--embedding-dropout"):
-        if getattr(args, flag[2:].replace("-", "_")) and args.embedding_dim == 0:
-            parser.error(f"argument {flag}: needs --embedding-dim > 0")
+        if getattr(args, flag[2:].replace("-", "_")) and args.one_hot:
+            parser.error(
+                f"argument {flag}: needs --embedding-dim (the inputs are one-hot)"
+            )
     if args.top_p > 1:
         parser.error("argument --top-p: expected a number in (0, 1]")
     if args.prompt is not None and not args.prompt.strip():
         parser.error("argument --prompt: expected a non-empty text")
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="language_model", epochs=10
+    )
+    task = parser.add_argument_group("language model")
+    _add_model_flags(task)
+    _add_awd_flags(parser)
+    _add_training_flags(task)
+    _add_generation_flags(task)
+    args = cli.parse(parser, argv)
+    _refuse_flags_that_cannot_act(parser, args)
+    _check_and_resolve(parser, args)
     return args

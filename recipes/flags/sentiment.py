@@ -11,37 +11,13 @@ from recipes.flags import BAG_OF_WORDS_MODES, CLASSIFIERS, GLOVE_DIMENSION
 DEFAULT_DROPOUT = {"bow": 0.0, "nbsvm": 0.0, "birnn": 0.2, "textcnn": 0.5}
 
 
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0], name="sentiment", epochs=5, batch_size=64
-    )
-    task = parser.add_argument_group("sentiment")
+def _add_model_flags(task):
+    """The classifier and the options of each model."""
     task.add_argument("--model", choices=CLASSIFIERS, default="birnn")
     task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
     task.add_argument("--units", type=cli.positive_int, default=100)
     task.add_argument("--num-layers", type=cli.positive_int, default=2)
-    task.add_argument(
-        "--embedding-dim",
-        type=cli.positive_int,
-        default=None,
-        help="default: 100 for random embeddings, 50 (the only choice) for GloVe",
-    )
-    task.add_argument(
-        "--embeddings",
-        default="random",
-        metavar="{random,glove,FILE}",
-        help="random initialisation, GloVe 6B 50d vectors, or a word2vec text "
-        "file (e.g. from recipes.word_vectors)",
-    )
-    task.add_argument("--freeze-embeddings", action="store_true")
-    task.add_argument(
-        "--bilm",
-        metavar="PATH",
-        type=cli.bilm_file,
-        default=None,
-        help="birnn: a biLM .keras file from recipes.bilm; its mixed layers (ELMo) "
-        "join the word vectors",
-    )
+    cli.add_embedding_flags(task, random_dim=100, word2vec_files=True)
     task.add_argument(
         "--multichannel",
         action="store_true",
@@ -64,6 +40,10 @@ def parse_args(argv=None):
         default=2,
         help="nbsvm: keep the bigrams seen at least this often in training",
     )
+
+
+def _add_data_and_output_flags(task):
+    """The reviews as read, their samples, and the predictions written and asked for."""
     task.add_argument("--min-freq", type=cli.positive_int, default=5)
     task.add_argument("--max-length", type=cli.positive_int, default=500)
     task.add_argument(
@@ -84,8 +64,10 @@ def parse_args(argv=None):
         help="classify this text after training (repeatable)",
     )
     cli.add_evaluate_flag(task)
-    args = cli.parse(parser, argv)
-    # Each model's options, refused with another model rather than ignored.
+
+
+def _refuse_other_models_flags(parser, args):
+    """Each model's options, refused with another model rather than ignored."""
     for flags, models in (
         (["--cell", "--units", "--num-layers", "--recurrent-dropout"], ["birnn"]),
         (["--filters", "--multichannel"], ["textcnn"]),
@@ -100,6 +82,10 @@ def parse_args(argv=None):
         cli.only_with(
             parser, args, flags, args.model in models, "--model " + " or ".join(models)
         )
+
+
+def _check_and_resolve(parser, args):
+    """Fills in dropout and the embedding width; refuses what cannot act."""
     if args.dropout is None:
         args.dropout = DEFAULT_DROPOUT[args.model]
     pretrained_dim = None
@@ -128,4 +114,16 @@ def parse_args(argv=None):
     if args.bilm and args.model != "birnn":
         parser.error("argument --bilm: only for --model birnn")
     cli.check_review_sample(parser, args)
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0], name="sentiment", epochs=5, batch_size=64
+    )
+    task = parser.add_argument_group("sentiment")
+    _add_model_flags(task)
+    _add_data_and_output_flags(task)
+    args = cli.parse(parser, argv)
+    _refuse_other_models_flags(parser, args)
+    _check_and_resolve(parser, args)
     return args

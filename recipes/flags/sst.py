@@ -7,41 +7,8 @@ from garden import cli
 from recipes.flags import GLOVE_DIMENSION, SST_MODELS, TREE_MODELS
 
 
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0],
-        name="sst",
-        epochs=15,
-        batch_size=25,
-        learning_rate=2e-3,
-        patience=4,
-    )
-    task = parser.add_argument_group("sst")
-    task.add_argument("--model", choices=SST_MODELS, default="treelstm")
-    task.add_argument("--units", type=cli.positive_int, default=150)
-    task.add_argument(
-        "--embedding-dim",
-        type=cli.positive_int,
-        default=None,
-        help="default: --units for random embeddings, 50 (the only choice) for GloVe",
-    )
-    task.add_argument("--embeddings", choices=("random", "glove"), default="glove")
-    task.add_argument("--freeze-embeddings", action="store_true")
-    task.add_argument(
-        "--bilm",
-        metavar="PATH",
-        type=cli.bilm_file,
-        default=None,
-        help="bilstm: a biLM .keras file from recipes.bilm; its mixed layers "
-        "(ELMo) join the word vectors",
-    )
-    task.add_argument("--dropout", type=cli.rate, default=0.5)
-    task.add_argument(
-        "--schedule",
-        choices=("compact", "dense"),
-        default="compact",
-        help="tree models: compose only each level's nodes, or every node (XLA)",
-    )
+def _add_sample_flags(task):
+    """Seeded samples of the training and test trees, and `--evaluate`."""
     task.add_argument(
         "--max-train-trees",
         type=cli.positive_int,
@@ -56,7 +23,10 @@ def parse_args(argv=None):
         help="evaluate on N test trees drawn with --seed",
     )
     cli.add_evaluate_flag(task)
-    args = cli.parse(parser, argv)
+
+
+def _check_and_resolve(parser, args):
+    """Refuses flags the chosen model ignores; fills in the embedding width."""
     cli.only_with(
         parser,
         args,
@@ -71,4 +41,31 @@ def parse_args(argv=None):
         args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
     if args.bilm and args.model != "bilstm":
         parser.error("argument --bilm: only for --model bilstm")
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0],
+        name="sst",
+        epochs=15,
+        batch_size=25,
+        learning_rate=2e-3,
+        patience=4,
+    )
+    task = parser.add_argument_group("sst")
+    task.add_argument("--model", choices=SST_MODELS, default="treelstm")
+    task.add_argument("--units", type=cli.positive_int, default=150)
+    cli.add_embedding_flags(
+        task, random_dim="--units", embeddings="glove", bilm_model="bilstm"
+    )
+    task.add_argument("--dropout", type=cli.rate, default=0.5)
+    task.add_argument(
+        "--schedule",
+        choices=("compact", "dense"),
+        default="compact",
+        help="tree models: compose only each level's nodes, or every node (XLA)",
+    )
+    _add_sample_flags(task)
+    args = cli.parse(parser, argv)
+    _check_and_resolve(parser, args)
     return args

@@ -8,15 +8,8 @@ import argparse
 from garden import cli
 
 
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0],
-        name="translation",
-        epochs=4,
-        batch_size=64,
-        clip_norm=1.0,
-    )
-    task = parser.add_argument_group("translation")
+def _add_model_flags(task):
+    """The encoder-decoder: cell, sizes, dropout, attention, source order."""
     task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="gru")
     task.add_argument("--units", type=cli.positive_int, default=256)
     task.add_argument("--num-layers", type=cli.positive_int, default=2)
@@ -31,6 +24,10 @@ def parse_args(argv=None):
     task.add_argument(
         "--reverse-source", action="store_true", help="read the source backwards"
     )
+
+
+def _add_data_flags(task):
+    """The vocabulary, the pairs kept for training and the seeded split."""
     task.add_argument("--min-freq", type=cli.positive_int, default=2)
     task.add_argument(
         "--max-length",
@@ -52,6 +49,10 @@ def parse_args(argv=None):
         default=None,
         help="train on the first this many training pairs of the split",
     )
+
+
+def _add_decoding_flags(task):
+    """Beam search, the translations written and asked for, `--evaluate`."""
     task.add_argument("--beam-width", type=cli.bounded_int(16), default=4)
     task.add_argument("--length-penalty", type=cli.positive_float, default=1.0)
     task.add_argument(
@@ -68,6 +69,20 @@ def parse_args(argv=None):
         help="translate this English text after training (repeatable)",
     )
     cli.add_evaluate_flag(task)
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0],
+        name="translation",
+        epochs=4,
+        batch_size=64,
+        clip_norm=1.0,
+    )
+    task = parser.add_argument_group("translation")
+    _add_model_flags(task)
+    _add_data_flags(task)
+    _add_decoding_flags(task)
     args = cli.parse(parser, argv)
     if args.max_length < 2:
         parser.error("argument --max-length: expected at least 2 tokens")

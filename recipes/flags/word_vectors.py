@@ -14,16 +14,8 @@ PROBES = {
 MODELS = ("skipgram", "fasttext")
 
 
-def parse_args(argv=None):
-    parser = cli.recipe_parser(
-        __doc__.splitlines()[0],
-        name="word_vectors",
-        epochs=5,
-        batch_size=1024,
-        optimizer="sgd",
-        learning_rate=0.025,
-    )
-    task = parser.add_argument_group("word vectors")
+def _add_corpus_flags(task):
+    """`--corpus` and, for your own text, `--text-file`."""
     task.add_argument(
         "--corpus",
         choices=("ptb", "imdb", "text"),
@@ -37,6 +29,10 @@ def parse_args(argv=None):
         help="--corpus text: one sentence per line, words split on whitespace; "
         "the last --validation-size lines are held out",
     )
+
+
+def _add_model_flags(task):
+    """The model, its sizes and its sampling of examples."""
     task.add_argument("--model", choices=MODELS, default="skipgram")
     task.add_argument("--dim", type=cli.positive_int, default=100)
     task.add_argument("--window", type=cli.positive_int, default=5)
@@ -56,6 +52,10 @@ def parse_args(argv=None):
     )
     task.add_argument("--min-n", type=cli.positive_int, default=3)
     task.add_argument("--max-n", type=cli.positive_int, default=6)
+
+
+def _add_split_and_output_flags(task):
+    """The held-out text, a cap on the training text, what the run shows and writes."""
     task.add_argument(
         "--validation-size",
         type=cli.positive_int,
@@ -81,7 +81,10 @@ def parse_args(argv=None):
         default=None,
         help="where the word2vec text file goes (default RUN_DIR/vectors.txt)",
     )
-    args = cli.parse(parser, argv)
+
+
+def _check_and_resolve(parser, args):
+    """Refuses flags that cannot act together; fills in the probe words."""
     cli.only_with(
         parser,
         args,
@@ -125,4 +128,21 @@ def parse_args(argv=None):
         parser.error(f"argument --text-file: {args.text_file!r} is not a file")
     if args.probes is None:
         args.probes = list(PROBES.get(args.corpus, ()))
+
+
+def parse_args(argv=None):
+    parser = cli.recipe_parser(
+        __doc__.splitlines()[0],
+        name="word_vectors",
+        epochs=5,
+        batch_size=1024,
+        optimizer="sgd",
+        learning_rate=0.025,
+    )
+    task = parser.add_argument_group("word vectors")
+    _add_corpus_flags(task)
+    _add_model_flags(task)
+    _add_split_and_output_flags(task)
+    args = cli.parse(parser, argv)
+    _check_and_resolve(parser, args)
     return args

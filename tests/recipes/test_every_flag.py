@@ -140,7 +140,7 @@ RECIPES = {
             "--eval-rows": Probe(reaches="report_perplexity"),
             "--evaluate": _checkpoint("language_model"),
             "--prompt": Probe(value="the time", after_fit=True),
-            "--max-length": Probe(setting=LM_PROMPT, reaches="generate"),
+            "--max-output-length": Probe(setting=LM_PROMPT, reaches="generate"),
             "--temperature": Probe(setting=LM_PROMPT, reaches="generate"),
             "--top-k": Probe(setting=LM_PROMPT, reaches="generate"),
             "--top-p": Probe(setting=LM_PROMPT, reaches="generate"),

@@ -42,7 +42,7 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     recipe.main(
         [*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint,
          "--run-dir", str(tmp_path / "again"), "--prompt", "the time",
-         "--max-length", "5"]
+         "--max-output-length", "5"]
     )  # fmt: skip
     output = capsys.readouterr().out
     assert perplexities(output) == [pytest.approx(valid, rel=1e-4)]
@@ -72,7 +72,7 @@ def test_ngram_baselines_samples_and_export(tmp_path, capsys):
             "--run-dir", str(tmp_path / "run"),
             "--ngram-orders", "2", "3",
             "--prompt", "the time traveller",
-            "--max-length", "12",
+            "--max-output-length", "12",
             "--export", str(tmp_path / "exports"),
         ]
     )  # fmt: skip
@@ -108,8 +108,8 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
     "flags, message",
     [
         (["--prompt", "  "], "--prompt"),
-        (["--max-length", "0"], "--max-length"),
-        (["--max-length", "1000000000"], "--max-length"),
+        (["--max-output-length", "0"], "--max-output-length"),
+        (["--max-output-length", "1000000000"], "--max-output-length"),
         (["--temperature", "0"], "--temperature"),
         (["--temperature", "-1"], "--temperature"),
         (["--corpus", "ptb", "--level", "char"], "--level"),
@@ -118,6 +118,12 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
         (["--nt-asgd", "5"], "--nt-asgd: applies only with --optimizer sgd"),
         (["--locked-dropout"], "--locked-dropout: applies only with a dropout"),
         (["--embedding-dropout", "0.1"], "--embedding-dropout: needs --embedding"),
+        (
+            ["--embedding-dim", "0"],
+            "--embedding-dim: expected a positive integer (--one-hot",
+        ),
+        (["--one-hot", "--embedding-dim", "8"], "--embedding-dim: not with --one-hot"),
+        (["--level", "word", "--one-hot", "--tie-weights"], "--tie-weights: needs"),
         (["--weight-dropout", "0.2", "--tune"], "--weight-dropout: not with --tune"),
         (["--ar", "2", "--tune"], "--ar: not with --tune"),
         (["--optimizer", "sgd", "--nt-asgd", "5", "--tune"], "--nt-asgd: not with"),
@@ -129,6 +135,16 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_one_hot_inputs_are_chosen_by_flag_or_by_level():
+    words = recipe.parse_args([*SMALL, "--level", "word", "--one-hot"])
+    assert words.one_hot and recipe.model_config(words, 10)["embedding_dim"] is None
+    characters = recipe.parse_args(SMALL)
+    assert characters.one_hot and characters.embedding_dim is None
+    embedded = recipe.parse_args([*SMALL, "--embedding-dim", "8"])
+    assert not embedded.one_hot and embedded.embedding_dim == 8
+    assert recipe.parse_args([*SMALL, "--level", "word"]).embedding_dim == 200
 
 
 def test_awd_regularisers_and_nt_asgd_train_and_are_read_back(tmp_path, capsys):
@@ -243,7 +259,7 @@ def test_a_batch_larger_than_the_stream_names_the_flags(tmp_path, capsys):
 def test_stateful_training_under_mixed_precision(precision, tmp_path, capsys):
     recipe.main(
         [*SMALL, "--precision", precision, "--run-dir", str(tmp_path),
-         "--prompt", "time", "--max-length", "5"]
+         "--prompt", "time", "--max-output-length", "5"]
     )  # fmt: skip
     output = capsys.readouterr().out
     assert f"precision {precision}" in output

@@ -22,7 +22,7 @@ from garden import data
 from garden.models.language_model import build_language_model, compile_language_model
 from garden.models.seq2seq import build_seq2seq, translate_ids
 from garden.training import make_optimizer, set_precision
-from garden.tuning import optimizer_from_hp, search
+from garden.tuning import optimizer_from_hp, search, searched_or_flagged_model
 from recipes import language_model, sentiment, sst, translation
 from tests.recipes.conftest import fix_search_space
 from tests.recipes.test_language_model import SMALL as LANGUAGE_MODEL_SMALL
@@ -223,7 +223,20 @@ def test_sentiment_textcnn_search_trial(policy, reviews, fits, tmp_path, monkeyp
     args, config = sentiment_setup(policy, reviews, flags)
     # A small model: this CPU only emulates float16.
     fix_search_space(monkeypatch, sentiment, embedding_dim=50, filters=50)
-    sentiment.tuned_model(args, config, None, train, valid)
+    searched_or_flagged_model(  # as the recipe's `fit` builds its trials
+        args,
+        lambda config, optimizer: sentiment.new_model(
+            args.model, config, optimizer, None
+        ),
+        config,
+        lambda hp, config: sentiment.config_from_hp(hp, args.model, config),
+        ("adam", "rmsprop", "momentum"),
+        "val_accuracy",
+        "max",
+        "textcnn_random",
+        train,
+        valid,
+    )
     (trial,) = fits
     assert_trained_in(policy, trial, ["probability"], trial=True)
     assert_probabilities_of_reviews(trial["model"], reviews)
