@@ -99,6 +99,16 @@ def recipe_parser(description, name, **defaults):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     group = parser.add_argument_group("shared by every recipe")
+    _add_setup_flags(group)
+    _add_training_flags(group)
+    _add_run_flags(group, name)
+    # Not a flag: the recipe's name, recorded in run.json and in checkpoints.
+    parser.set_defaults(recipe=name, **defaults)
+    return parser
+
+
+def _add_setup_flags(group):
+    """Where the data is and what the run runs on: --data, --precision, --strategy."""
     group.add_argument(
         "--data",
         default=os.environ.get("GARDEN_DATA"),
@@ -112,6 +122,10 @@ def recipe_parser(description, name, **defaults):
         help="tf.distribute strategy: mirrored (this machine's devices) or "
         "multi_worker (machines named by TF_CONFIG); --batch-size is global",
     )
+
+
+def _add_training_flags(group):
+    """How `fit` trains: epochs, batches, optimizer, schedule, clipping, stopping."""
     group.add_argument("--epochs", type=positive_int, default=10)
     group.add_argument("--batch-size", type=positive_int, default=32)
     group.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
@@ -142,6 +156,10 @@ def recipe_parser(description, name, **defaults):
         help="stop after this many epochs without validation improvement",
     )
     group.add_argument("--seed", type=int, default=0)
+
+
+def _add_run_flags(group, name):
+    """Where the run keeps its files, the tuner's search and the export."""
     group.add_argument(
         "--run-dir",
         default=os.path.join("runs", name),
@@ -165,9 +183,6 @@ def recipe_parser(description, name, **defaults):
         help="export a SavedModel to DIR/<model-name>/<version>/ and a .keras file",
     )
     group.add_argument("--model-name", default=name)
-    # Not a flag: the recipe's name, recorded in run.json and in checkpoints.
-    parser.set_defaults(recipe=name, **defaults)
-    return parser
 
 
 def parse(parser, argv=None):

@@ -118,17 +118,8 @@ def beam_search(
 
     def body(step, tokens, scores, finished, lengths, last, states):
         logits, new_states = step_fn(last, list(states))
-        logits = ops.cast(logits, "float32")
-        vocabulary = ops.shape(logits)[-1]
-        log_probs = ops.log_softmax(ops.reshape(logits, (rows, -1)), axis=-1)
-        log_probs = ops.reshape(log_probs, _shape(batch_size, beam_width, -1))
-        log_probs = _allowed(log_probs, vocabulary, finished, pad_id, banned_ids)
-        candidates = ops.reshape(scores[..., None] + log_probs, _shape(batch_size, -1))
-        scores, best = ops.top_k(candidates, beam_width)
-        origin = best // vocabulary
-        token = ops.cast(best % vocabulary, "int32")
-        origin_rows = ops.reshape(
-            origin + ops.arange(batch_size)[:, None] * beam_width, (-1,)
+        scores, origin, token = _best_extensions(
+            logits, scores, finished, rows, batch_size, beam_width, pad_id, banned_ids
         )
         was_finished = ops.take_along_axis(finished, origin, axis=1)
         tokens = ops.take_along_axis(tokens, origin[..., None], axis=1)
@@ -138,10 +129,7 @@ def beam_search(
         lengths = ops.take_along_axis(lengths, origin, axis=1)
         lengths = lengths + ops.cast(ops.logical_not(was_finished), "int32")
         finished = ops.logical_or(was_finished, token == eos_id)
-        states = [
-            ops.reshape(ops.take(state, origin_rows, axis=0), ops.shape(before))
-            for state, before in zip(new_states, states)
-        ]
+        states = _follow_origin(new_states, states, origin, batch_size, beam_width)
         last = ops.reshape(written, ops.shape(last))
         return step + 1, tokens, scores, finished, lengths, last, states
 
@@ -173,6 +161,37 @@ def _initial_beams(batch_size, beam_width, max_length):
     finished = ops.zeros(_shape(batch_size, beam_width), "bool")
     lengths = ops.zeros(_shape(batch_size, beam_width), "int32")
     return scores, tokens, finished, lengths
+
+
+def _best_extensions(
+    logits, scores, finished, rows, batch_size, beam_width, pad_id, banned_ids
+):
+    """`(scores, origin, token)` of the `beam_width` best extensions per example.
+
+    `origin` is the beam each extension continues and `token` the id it adds,
+    both `(batch, beam_width)`.
+    """
+    logits = ops.cast(logits, "float32")
+    vocabulary = ops.shape(logits)[-1]
+    log_probs = ops.log_softmax(ops.reshape(logits, (rows, -1)), axis=-1)
+    log_probs = ops.reshape(log_probs, _shape(batch_size, beam_width, -1))
+    log_probs = _allowed(log_probs, vocabulary, finished, pad_id, banned_ids)
+    candidates = ops.reshape(scores[..., None] + log_probs, _shape(batch_size, -1))
+    scores, best = ops.top_k(candidates, beam_width)
+    origin = best // vocabulary
+    token = ops.cast(best % vocabulary, "int32")
+    return scores, origin, token
+
+
+def _follow_origin(new_states, states, origin, batch_size, beam_width):
+    """The step's `new_states` with every row taken from the beam it continues."""
+    origin_rows = ops.reshape(
+        origin + ops.arange(batch_size)[:, None] * beam_width, (-1,)
+    )
+    return [
+        ops.reshape(ops.take(state, origin_rows, axis=0), ops.shape(before))
+        for state, before in zip(new_states, states)
+    ]
 
 
 def _allowed(log_probs, vocabulary, finished, pad_id, banned_ids):
