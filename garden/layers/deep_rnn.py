@@ -32,6 +32,36 @@ def last_valid_step(sequences, mask):
     return ops.take_along_axis(sequences, index, axis=1)[:, 0]
 
 
+def _layer_sizes(units, num_layers):
+    """The checked width of every layer of a `DeepRNN`, bottom first.
+
+    Args:
+        units: A positive integer (the same for every layer) or a non-empty
+            list of them, one per layer.
+        num_layers: Number of layers when `units` is an integer.
+
+    Returns:
+        A list of positive integers.
+    """
+    if isinstance(units, (list, tuple)):
+        if not units:
+            raise ValueError(
+                "Received an invalid value for argument `units`, expected a "
+                "positive integer or a non-empty list of them, got []."
+            )
+        return [check_units(size) for size in units]
+    if (
+        isinstance(num_layers, bool)
+        or not isinstance(num_layers, int)
+        or num_layers <= 0
+    ):
+        raise ValueError(
+            "Received an invalid value for argument `num_layers`, "
+            f"expected a positive integer, got {num_layers!r}."
+        )
+    return [check_units(units)] * num_layers
+
+
 @keras.saving.register_keras_serializable(package="garden")
 class DeepRNN(keras.layers.Layer):
     """A stack of recurrent layers (the lectures' deep RNN).
@@ -98,24 +128,7 @@ class DeepRNN(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, (list, tuple)):
-            if not units:
-                raise ValueError(
-                    "Received an invalid value for argument `units`, expected a "
-                    "positive integer or a non-empty list of them, got []."
-                )
-            self.units = [check_units(size) for size in units]
-        else:
-            if (
-                isinstance(num_layers, bool)
-                or not isinstance(num_layers, int)
-                or num_layers <= 0
-            ):
-                raise ValueError(
-                    "Received an invalid value for argument `num_layers`, "
-                    f"expected a positive integer, got {num_layers!r}."
-                )
-            self.units = [check_units(units)] * num_layers
+        self.units = _layer_sizes(units, num_layers)
         self.num_layers = len(self.units)
         self.cell = cell
         self.dropout = check_rate("dropout", dropout)

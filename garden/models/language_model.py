@@ -105,17 +105,8 @@ def build_language_model(
     _check_arguments(
         stateful, batch_size, embedding_dim, tie_weights, embedding_dropout
     )
-    input_dropout = dropout if input_dropout is None else input_dropout
-    hidden_dropout = dropout if hidden_dropout is None else hidden_dropout
-    for argument, rate in (
-        ("input_dropout", input_dropout),
-        ("hidden_dropout", hidden_dropout),
-    ):
-        check_rate(argument, rate)
-    # SpatialDropout1D's mask is (batch, 1, units): one for every step.
-    sequence_dropout = (
-        keras.layers.SpatialDropout1D if locked_dropout else keras.layers.Dropout
-    )
+    input_dropout, hidden_dropout = _layer_rates(dropout, input_dropout, hidden_dropout)
+    sequence_dropout = _sequence_dropout(locked_dropout)
     tokens = keras.Input((None,), batch_size=batch_size, dtype="int32", name="ids")
     embedding = _embedding(
         vocab_size, embedding_dim, embedding_dropout, tie_weights, mask_zero
@@ -138,19 +129,11 @@ def build_language_model(
         },
         name="rnn",
     )
-    state_inputs = []
-    if return_state:
-        state_inputs = _state_inputs(rnn, batch_size)
-        h, *states = rnn(x, initial_state=state_inputs)
-    else:
-        h = rnn(x)
+    h, state_inputs, states = _run_rnn(rnn, x, return_state, batch_size)
     x = sequence_dropout(dropout, name="output_dropout")(h)
-    if activation_regularization or temporal_activation_regularization:
-        x = ActivationRegularization(
-            activation_regularization,
-            temporal_activation_regularization,
-            name="activation_regularization",
-        )([h, x])
+    x = _regularize_activations(
+        h, x, activation_regularization, temporal_activation_regularization
+    )
     logits = _logits(x, embedding, vocab_size, units, embedding_dim, tie_weights)
     if return_state:
         return keras.Model([tokens, *state_inputs], [logits, *states], name=name)
@@ -176,6 +159,24 @@ def _check_arguments(
                 f"{'False' if value is True else 0} for one-hot inputs "
                 "(`embedding_dim=None`): there is no embedding matrix."
             )
+
+
+def _layer_rates(dropout, input_dropout, hidden_dropout):
+    """The checked `(input_dropout, hidden_dropout)`, `dropout` where one is None."""
+    input_dropout = dropout if input_dropout is None else input_dropout
+    hidden_dropout = dropout if hidden_dropout is None else hidden_dropout
+    for argument, rate in (
+        ("input_dropout", input_dropout),
+        ("hidden_dropout", hidden_dropout),
+    ):
+        check_rate(argument, rate)
+    return input_dropout, hidden_dropout
+
+
+def _sequence_dropout(locked_dropout):
+    """The dropout layer class for sequences: one mask per sequence when locked."""
+    # SpatialDropout1D's mask is (batch, 1, units): one for every step.
+    return keras.layers.SpatialDropout1D if locked_dropout else keras.layers.Dropout
 
 
 def _embedding(vocab_size, embedding_dim, embedding_dropout, tie_weights, mask_zero):
@@ -216,6 +217,33 @@ def _state_inputs(rnn, batch_size):
             size for size in rnn.units for _ in range(rnn.states_per_layer)
         )
     ]
+
+
+def _run_rnn(rnn, x, return_state, batch_size):
+    """Runs `rnn` on `x`, from state inputs of its own with `return_state`.
+
+    Returns:
+        `(h, state_inputs, states)`: the top layer's outputs, and the state
+        inputs and final states, both empty without `return_state`.
+    """
+    state_inputs, states = [], []
+    if return_state:
+        state_inputs = _state_inputs(rnn, batch_size)
+        h, *states = rnn(x, initial_state=state_inputs)
+    else:
+        h = rnn(x)
+    return h, state_inputs, states
+
+
+def _regularize_activations(h, x, alpha, beta):
+    """`x` through AR (`alpha`) and TAR (`beta`) on the top layer's outputs `h`.
+
+    Without either penalty `x` is returned as it is: no layer is added.
+    """
+    if not (alpha or beta):
+        return x
+    layer = ActivationRegularization(alpha, beta, name="activation_regularization")
+    return layer([h, x])
 
 
 def _logits(x, embedding, vocab_size, units, embedding_dim, tie_weights):
