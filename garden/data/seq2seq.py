@@ -98,23 +98,8 @@ def translation_dataset(
     check_positive_integer("max_length", max_length, allow_none=True)
     batching.check_bucket_boundaries(bucket_boundaries)
     tokenizer = tokenizer or WordTokenizer("translation")
-    sources = tf.data.Dataset.from_tensor_slices(tf.constant([s for s, _ in pairs]))
-    targets = tf.data.Dataset.from_tensor_slices(tf.constant([t for _, t in pairs]))
-    source_ids = batching.encode_dataset(sources, tokenizer, source_vocabulary)
-    target_ids = batching.encode_dataset(targets, tokenizer, target_vocabulary)
-    source_eos = tf.constant([source_vocabulary.eos_id], tf.int32)
-    bos = tf.constant([target_vocabulary.bos_id], tf.int32)
-    eos = tf.constant([target_vocabulary.eos_id], tf.int32)
-
-    def teacher_forcing(source, target):
-        return (
-            tf.concat([source, source_eos], 0),
-            tf.concat([bos, target], 0),
-            tf.concat([target, eos], 0),
-        )
-
-    dataset = tf.data.Dataset.zip((source_ids, target_ids)).map(
-        teacher_forcing, num_parallel_calls=batching.AUTOTUNE
+    dataset = _teacher_forcing_triples(
+        pairs, source_vocabulary, target_vocabulary, tokenizer
     )
     if max_length is not None:
         dataset = dataset.filter(
@@ -145,4 +130,26 @@ def translation_dataset(
 
     return dataset.map(to_keras, num_parallel_calls=batching.AUTOTUNE).prefetch(
         batching.AUTOTUNE
+    )
+
+
+def _teacher_forcing_triples(pairs, source_vocabulary, target_vocabulary, tokenizer):
+    """One unbatched `(encoder_inputs, decoder_inputs, decoder_targets)` a pair."""
+    sources = tf.data.Dataset.from_tensor_slices(tf.constant([s for s, _ in pairs]))
+    targets = tf.data.Dataset.from_tensor_slices(tf.constant([t for _, t in pairs]))
+    source_ids = batching.encode_dataset(sources, tokenizer, source_vocabulary)
+    target_ids = batching.encode_dataset(targets, tokenizer, target_vocabulary)
+    source_eos = tf.constant([source_vocabulary.eos_id], tf.int32)
+    bos = tf.constant([target_vocabulary.bos_id], tf.int32)
+    eos = tf.constant([target_vocabulary.eos_id], tf.int32)
+
+    def teacher_forcing(source, target):
+        return (
+            tf.concat([source, source_eos], 0),
+            tf.concat([bos, target], 0),
+            tf.concat([target, eos], 0),
+        )
+
+    return tf.data.Dataset.zip((source_ids, target_ids)).map(
+        teacher_forcing, num_parallel_calls=batching.AUTOTUNE
     )

@@ -220,7 +220,22 @@ def skipgram_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    batches = pairs.rebatch(batch_size)
+    batches = _with_negatives(pairs.rebatch(batch_size), cumulative, negatives, seed)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _with_negatives(batches, cumulative, negatives, seed):
+    """Batches of `(center, context)` pairs with K noise words each, and labels.
+
+    Args:
+        batches: A dataset of `(center, context)` batches.
+        cumulative: The cumulative noise distribution over the vocabulary.
+        negatives: K, noise words per pair.
+        seed: The `skipgram_dataset` seed (the noise draws use `seed + 1`).
+
+    Returns:
+        A dataset of `({"center", "context", "noise"}, labels)` batches.
+    """
 
     def add_noise(center, context, seed_pair):
         draws = tf.random.stateless_uniform(
@@ -238,12 +253,11 @@ def skipgram_dataset(
         return inputs, tf.cast(labels, tf.float32)
 
     noise_seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
-    batches = tf.data.Dataset.zip(batches, noise_seeds).map(
+    return tf.data.Dataset.zip(batches, noise_seeds).map(
         lambda pair, seed_pair: add_noise(*pair, seed_pair),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def subword_strings(words, min_n=3, max_n=6):

@@ -147,7 +147,9 @@ def _read_label(tokens, index, text, num_classes):
             f"Expected a label after '(' at position {position} of {text!r}."
         )
     label_text, label_position = tokens[index + 1]
-    if not re.fullmatch(r"-?\d+", label_text):
+    # ASCII digits only, as the in-graph reading's RE2 `\d` (Python's `\d` also
+    # takes other scripts' digits, which `int` reads).
+    if not re.fullmatch(r"-?[0-9]+", label_text):
         raise ValueError(
             f"Expected an integer label at position {label_position}, got "
             f"{label_text!r} in {text!r}."

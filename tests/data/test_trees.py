@@ -33,6 +33,8 @@ MALFORMED = {
     "(2 (7 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got 7",
     "(2 (-1 a) (2 b))": "Label out of range at position 4: expected 0 to 4, got -1",
     "(x a)": "Expected an integer label at position 1, got 'x'",
+    # Arabic-Indic three: a digit to Python's `\d`, not a label to either reading.
+    "(\u0663 a)": "Expected an integer label at position 1, got '\u0663'",
     "(2 a b)": "more than one word or mixes words and subtrees (word at position 5)",
     "(2 a (2 b))": "mixes a word and a subtree (subtree at position 5)",
     "(2 a) (2 b)": "Unexpected text after the root at position 6",
