@@ -277,19 +277,14 @@ def show_samples(args, generator, tokenizer, vocabulary):
         print(f"  {label:>16}: {text}")
 
 
-def main(argv=None):
-    run_main(parse_args, run, argv)
+def prepare_data(args, strategy, policy):
+    """The corpus as texts, its tokenizer and vocabulary, and one id stream a split.
 
+    Records the data in the run record and prints its sizes.
 
-def run(args):
-    """The run of `main` once its flags are parsed."""
-    # mixed_bfloat16 pays on a CPU only for the character LSTM (measured; see
-    # docs/precision.md), so only it takes it under auto.
-    strategy, policy = start_run(
-        args,
-        stateful=args.bptt != "full",
-        bfloat16_pays=args.level == "char" and args.cell == "lstm",
-    )
+    Returns:
+        `(texts, tokenizer, vocabulary, streams)`, texts and streams keyed by split.
+    """
     texts, tokenizer, append_eos = load_corpus(args)
     vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
     streams = {
@@ -307,6 +302,43 @@ def run(args):
         + f"; vocabulary {len(vocabulary):,}; precision {policy}; BPTT {args.bptt}; "
         f"{strategy.num_replicas_in_sync} replica(s)."
     )
+    return texts, tokenizer, vocabulary, streams
+
+
+def export_generator(args, generator, tokenizer, vocabulary, valid_texts):
+    """Exports the generation model under `--export`, the run record beside it."""
+    # TF Serving's warmup prompts: the first words of three validation lines.
+    lines = [line.split() for text in valid_texts for line in text.splitlines()]
+    prompts = [" ".join(words[:8]) for words in lines if words][:3]
+    path = export_language_model(
+        generator,
+        tokenizer,
+        vocabulary,
+        args.export,
+        args.model_name,
+        separator="" if args.level == "char" else " ",
+        examples=prompts,
+        example_max_length=args.max_output_length,
+        example_temperature=args.temperature,
+    )
+    attach_to_export(path)
+    print(f"\nExported to {path}")
+
+
+def main(argv=None):
+    run_main(parse_args, run, argv)
+
+
+def run(args):
+    """The run of `main` once its flags are parsed."""
+    # mixed_bfloat16 pays on a CPU only for the character LSTM (measured; see
+    # docs/precision.md), so only it takes it under auto.
+    strategy, policy = start_run(
+        args,
+        stateful=args.bptt != "full",
+        bfloat16_pays=args.level == "char" and args.cell == "lstm",
+    )
+    texts, tokenizer, vocabulary, streams = prepare_data(args, strategy, policy)
     if args.ngram_orders:
         report_ngrams(args.ngram_orders, streams, len(vocabulary), args.verbose)
 
@@ -333,22 +365,7 @@ def run(args):
     if args.prompt:
         show_samples(args, generator, tokenizer, vocabulary)
     if args.export and is_chief():
-        # TF Serving's warmup prompts: the first words of three validation lines.
-        lines = [line.split() for text in texts["valid"] for line in text.splitlines()]
-        prompts = [" ".join(words[:8]) for words in lines if words][:3]
-        path = export_language_model(
-            generator,
-            tokenizer,
-            vocabulary,
-            args.export,
-            args.model_name,
-            separator="" if args.level == "char" else " ",
-            examples=prompts,
-            example_max_length=args.max_output_length,
-            example_temperature=args.temperature,
-        )
-        attach_to_export(path)
-        print(f"\nExported to {path}")
+        export_generator(args, generator, tokenizer, vocabulary, texts["valid"])
 
 
 if __name__ == "__main__":

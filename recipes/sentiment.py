@@ -158,6 +158,20 @@ def new_model(kind, config, optimizer, embeddings):
     return compile_classifier(model, optimizer)
 
 
+def pretrained_embeddings(args, vocabulary):
+    """The `--embeddings` matrix over `vocabulary`; prints how much of it they cover."""
+    if args.embeddings == "glove":
+        found = data.load_glove_embeddings(vocabulary, seed=args.seed)
+        source = "GloVe 6B 50d covers"
+    else:
+        found = data.load_word_vectors_embeddings(
+            vocabulary, args.embeddings, seed=args.seed
+        )
+        source = f"The vectors of {args.embeddings} cover"
+    print(f"{source} {found.coverage:.1%} of the vocabulary.")
+    return found.matrix
+
+
 def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
     """Trains (after a search with `--tune`); returns config and best-epoch model.
 
@@ -275,16 +289,7 @@ def run(args):
     config = model_config(args, vocabulary, tokenizer, *splits["train"])
     embeddings = None
     if args.embeddings != "random" and not args.evaluate:
-        if args.embeddings == "glove":
-            found = data.load_glove_embeddings(vocabulary, seed=args.seed)
-            source = "GloVe 6B 50d covers"
-        else:
-            found = data.load_word_vectors_embeddings(
-                vocabulary, args.embeddings, seed=args.seed
-            )
-            source = f"The vectors of {args.embeddings} cover"
-        embeddings = found.matrix
-        print(f"{source} {found.coverage:.1%} of the vocabulary.")
+        embeddings = pretrained_embeddings(args, vocabulary)
     if args.bilm and not args.evaluate:
         config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
         config["bilm_ids"], coverage = map_vocabulary(
