@@ -230,13 +230,13 @@ def load_checkpoint(args):
     return config, model.get_weights()
 
 
-def report_perplexity(config, weights, streams, rows):
+def report_perplexity(config, weights, streams, rows, verbose):
     print(
         f"Perplexity (each stream read in order in {rows} row(s), state carried along):"
     )
     for split in [split for split in ("valid", "test") if split in streams]:
         perplexity, count = stream_perplexity(
-            config, weights, streams[split], rows=rows
+            config, weights, streams[split], rows=rows, verbose=verbose
         )
         log_metrics(split, perplexity=perplexity, tokens=count)
         print(
@@ -359,7 +359,7 @@ def run(args):
                 f"\nTrain perplexity (epoch {int(best['epoch']) + 1}, the best "
                 f"on validation): {best['perplexity']:.2f}"
             )
-    report_perplexity(config, weights, streams, args.eval_rows)
+    report_perplexity(config, weights, streams, args.eval_rows, args.verbose)
 
     generator = generation_model(config, weights)
     if args.prompt:

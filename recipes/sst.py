@@ -165,10 +165,12 @@ def report_test(args, model, trees, vocabulary):
     labels = [np.asarray(tree.labels) for tree in trees]
     if args.model == "bilstm":
         ids, _ = encode_phrases(trees, vocabulary)
-        flat = predict_phrases(model, ids, args.batch_size * 4)
+        flat = predict_phrases(model, ids, args.batch_size * 4, verbose=args.verbose)
         nodes = np.split(flat, np.cumsum([len(row) for row in labels])[:-1])
     else:
-        nodes = predict_nodes(model, trees, vocabulary, args.batch_size * 4)
+        nodes = predict_nodes(
+            model, trees, vocabulary, args.batch_size * 4, verbose=args.verbose
+        )
     root_labels = np.array([row[-1] for row in labels])
     root_probabilities = np.stack([p[-1] for p in nodes])
     roots = sentiment_scores(root_labels, root_probabilities)

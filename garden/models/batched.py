@@ -4,6 +4,7 @@ Sorting by length before batching keeps padding (and so wasted steps) small;
 `predict_by_length` undoes the sort, so callers never see it.
 """
 
+import keras
 import numpy as np
 
 
@@ -28,7 +29,9 @@ def pad_ids(sequences, multiple=1):
     return batch
 
 
-def predict_by_length(predict, items, batch_size, length=len):
+def predict_by_length(
+    predict, items, batch_size, length=len, verbose=0, unit_name="item"
+):
     """`predict` on batches of items sorted by length, results in `items`' order.
 
     Args:
@@ -37,6 +40,9 @@ def predict_by_length(predict, items, batch_size, length=len):
         items: The things to predict (id sequences, trees, ...).
         batch_size: Items per batch.
         length: `length(item)`, the key of the (stable) sort.
+        verbose: As Keras's: 0 is silent, 1 a progress bar over the items,
+            2 one line when they are done.
+        unit_name: What the progress bar counts.
 
     Returns:
         A list, the result of each item at its position in `items`.
@@ -48,9 +54,11 @@ def predict_by_length(predict, items, batch_size, length=len):
     """
     order = np.argsort([length(item) for item in items], kind="stable")
     results = [None] * len(items)
+    progress = keras.utils.Progbar(len(items), verbose=verbose, unit_name=unit_name)
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         batch = [items[row] for row in rows]
         for row, result in zip(rows, predict(batch), strict=True):
             results[row] = result
+        progress.add(len(rows))
     return results

@@ -355,7 +355,7 @@ def zero_states(model, batch_size):
     ]
 
 
-def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256):
+def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256, verbose=0):
     """Perplexity of a token stream read in order with the state carried along.
 
     Every token after the first is predicted from all the tokens before it
@@ -373,6 +373,8 @@ def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256):
         rows: Parallel rows the stream is cut into.
         num_steps: Tokens read per call (memory, not context: the state
             carries across calls).
+        verbose: As Keras's: 0 is silent, 1 a progress bar over the tokens
+            scored, 2 one line at the end.
 
     Returns:
         `(perplexity, tokens scored)`.
@@ -397,9 +399,11 @@ def stream_perplexity(config, weights, token_ids, rows=1, num_steps=256):
     inputs = token_ids[: rows * length].reshape(rows, length)
     targets = token_ids[1 : rows * length + 1].reshape(rows, length)
     total = 0.0
+    progress = keras.utils.Progbar(rows * length, verbose=verbose, unit_name="token")
     for start in range(0, length, num_steps):
         window = slice(start, start + num_steps)
         # The stateful model carries its state from one call to the next.
         loss = model.test_on_batch(inputs[:, window], targets[:, window])
         total += float(loss) * targets[:, window].size
+        progress.add(targets[:, window].size)
     return math.exp(total / (rows * length)), rows * length

@@ -150,8 +150,12 @@ def build_seq2seq(
         alignment = _alignment_model(
             source_ids, target_ids, weights, reverse_source, name
         )
+    # The mask leaves as `source_mask`, not attached to the outputs as a Keras
+    # mask: the decoder, which takes both, would warn that it drops it.
     encoder = keras.Model(
-        source_ids, [outputs, source_mask, context, *states], name=f"{name}_encoder"
+        source_ids,
+        [ops.copy(outputs), source_mask, context, *states],
+        name=f"{name}_encoder",
     )
     decoder = _decoder_model(decode, units, num_layers * per_layer, name)
     return Seq2Seq(training, encoder, decoder, alignment)

@@ -194,8 +194,10 @@ def compile_sst_model(model, optimizer):
     return model
 
 
-def predict_nodes(model, trees, vocabulary, batch_size=100):
+def predict_nodes(model, trees, vocabulary, batch_size=100, verbose=0):
     """Every node's 5-way probabilities under a tree model.
+
+    `verbose` as Keras's: a progress bar over the trees.
 
     Returns:
         A list, one `(num_nodes, 5)` float32 array per tree, root last.
@@ -210,15 +212,25 @@ def predict_nodes(model, trees, vocabulary, batch_size=100):
         return [p[line, : tree.num_nodes] for line, tree in enumerate(batch)]
 
     return predict_by_length(
-        predict, trees, batch_size, length=lambda tree: tree.num_nodes
+        predict,
+        trees,
+        batch_size,
+        length=lambda tree: tree.num_nodes,
+        verbose=verbose,
+        unit_name="tree",
     )
 
 
-def predict_phrases(model, ids, batch_size=100):
-    """The BiLSTM's probabilities for a list of id arrays, in order."""
+def predict_phrases(model, ids, batch_size=100, verbose=0):
+    """The BiLSTM's probabilities for a list of id arrays, in order.
+
+    `verbose` as Keras's: a progress bar over the phrases.
+    """
 
     def predict(batch):
         return np.asarray(model.predict_on_batch(pad_ids(batch)), "float32")
 
-    out = predict_by_length(predict, ids, batch_size)
+    out = predict_by_length(
+        predict, ids, batch_size, verbose=verbose, unit_name="phrase"
+    )
     return np.asarray(out, "float32").reshape(len(ids), NUM_SENTIMENT_CLASSES)

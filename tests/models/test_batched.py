@@ -42,3 +42,12 @@ def test_predict_by_length_sorts_by_the_given_length():
 def test_predict_by_length_refuses_a_result_count_that_does_not_match():
     with pytest.raises(ValueError):
         predict_by_length(lambda batch: batch[:1], ["a", "b"], 2)
+
+
+def test_predict_by_length_shows_progress_only_when_verbose(capsys):
+    items = ["ccc", "a", "bb", "", "dd"]
+    predict_by_length(lambda batch: batch, items, 2)
+    assert capsys.readouterr().out == ""  # a library call is quiet by default
+    predict_by_length(lambda batch: batch, items, 2, verbose=2, unit_name="tree")
+    out = capsys.readouterr().out
+    assert "5/5" in out and "/tree" in out

@@ -56,6 +56,15 @@ def test_one_row_scores_every_token_after_the_first(weights, stream, num_steps):
     assert perplexity == pytest.approx(expected, rel=1e-5)
 
 
+def test_progress_over_the_tokens_only_when_verbose(weights, stream, capsys):
+    quiet = stream_perplexity(CONFIG, weights, stream, rows=2, num_steps=20)
+    assert capsys.readouterr().out == ""
+    assert stream_perplexity(
+        CONFIG, weights, stream, rows=2, num_steps=20, verbose=2
+    ) == pytest.approx(quiet)
+    assert "102/102" in capsys.readouterr().out  # 2 rows of 51 tokens
+
+
 def test_rows_start_from_zero_states_and_drop_the_remainder(weights, stream):
     # 102 targets in 4 rows of 25: two tokens left over.
     perplexity, count = stream_perplexity(CONFIG, weights, stream, rows=4, num_steps=6)

@@ -53,7 +53,9 @@ def test_phrases_are_the_spans_of_every_node(trees):
     assert sum(len(y) for _, y in batches) == len(labels)
 
 
-def test_tree_model_learns_every_node_and_saves(tmp_path, trees, kind="treelstm"):
+def test_tree_model_learns_every_node_and_saves(
+    tmp_path, capsys, trees, kind="treelstm"
+):
     parsed, vocabulary = trees
     model = build_sst_model(
         kind, vocab_size=len(vocabulary), units=8, embedding_dim=6, dropout=0.1
@@ -61,12 +63,16 @@ def test_tree_model_learns_every_node_and_saves(tmp_path, trees, kind="treelstm"
     assert model.output.dtype == "float32"
     compile_sst_model(model, keras.optimizers.Adam(0.05))
     dataset = node_dataset(parsed, vocabulary, batch_size=2, seed=0)
-    history = model.fit(dataset, epochs=6, verbose=0).history
+    # The dataset shuffles itself; Keras would warn that it cannot.
+    history = model.fit(dataset, epochs=6, verbose=0, shuffle=False).history
     assert history["loss"][-1] < 0.7 * history["loss"][0]
     scores = model.evaluate(
         node_dataset(parsed, vocabulary, shuffle=False), return_dict=True, verbose=0
     )
-    nodes = predict_nodes(model, parsed, vocabulary, batch_size=3)
+    capsys.readouterr()
+    nodes = predict_nodes(model, parsed, vocabulary, batch_size=3, verbose=2)
+    # A line of progress over the trees, as Keras's `verbose=2`.
+    assert "4/4" in capsys.readouterr().out
     assert [p.shape for p in nodes] == [(t.num_nodes, 5) for t in parsed]
     # The in-graph metrics agree with the NumPy scores of the predictions.
     roots = sentiment_scores([t.root_label for t in parsed], [p[-1] for p in nodes])
@@ -104,7 +110,7 @@ def test_padding_nodes_carry_no_loss(trees):
     assert alone["loss"] == pytest.approx(-np.log(p[4]), rel=1e-5)
 
 
-def test_bilstm_classifies_phrases(trees):
+def test_bilstm_classifies_phrases(capsys, trees):
     parsed, vocabulary = trees
     model = build_sst_model(
         "bilstm", vocab_size=len(vocabulary), units=6, embedding_dim=5, schedule="dense"
@@ -112,11 +118,18 @@ def test_bilstm_classifies_phrases(trees):
     compile_sst_model(model, keras.optimizers.Adam(0.05))
     ids, labels = encode_phrases(parsed, vocabulary)
     history = model.fit(
-        phrase_dataset(ids, labels, batch_size=16, seed=0), epochs=2, verbose=0
+        phrase_dataset(ids, labels, batch_size=16, seed=0),
+        epochs=2,
+        verbose=0,
+        shuffle=False,
     ).history
     assert history["loss"][-1] < history["loss"][0]
+    capsys.readouterr()
     p = predict_phrases(model, ids, batch_size=7)
+    assert capsys.readouterr().out == ""  # quiet unless asked
     assert p.shape == (len(ids), 5)
+    predict_phrases(model, ids, batch_size=7, verbose=2)
+    assert f"{len(ids)}/{len(ids)}" in capsys.readouterr().out
     np.testing.assert_allclose(p[:1], model.predict_on_batch(ids[0][None]), atol=1e-6)
 
 
