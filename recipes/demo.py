@@ -72,6 +72,7 @@ def run(args):
         train,
         epochs=args.epochs,
         validation_data=valid,
+        shuffle=False,  # the dataset shuffles itself
         verbose=2,
     )
     print("\nepoch  train loss  validation perplexity")
