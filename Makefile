@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,jax]"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -25,7 +25,6 @@ lint: $(VENV)/.installed
 # Two pytest workers: most tests wait on one core (tracing, subprocesses);
 # an idle worker takes queued tests from the busy one (worksteal), so one
 # long test at the end does not keep the other worker waiting.
-TF_TESTS := -n 2 --dist worksteal
 # Then the keras.ops code again on JAX, in its own process (the backend is
 # chosen when Keras is imported): the essential checks only, as each eager
 # JAX call compiles and the whole set takes 10 minutes there.
@@ -35,25 +34,16 @@ JAX_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
 JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
 	and not (gradients and not (tanh or TreeLSTM)) and not mixed_precision \
 	and not (python_reference and not 3-0) and not exhaustive and not gru_states
-JAX_ARGS := -m "not tensorflow_only" -k "$(JAX_SELECT)" $(JAX_TESTS)
 
-# Both backends at once: the TensorFlow workers leave about a quarter of the
-# two cores idle (subprocesses starting, files written), which the JAX run,
-# at a lower priority, takes; one after the other took past 15 minutes on a
-# 2-core machine. The JAX run's report follows the TensorFlow one.
 test: lint
-	@jax_tmp=$$(mktemp -d); \
-	KERAS_BACKEND=jax nice -n 10 $(BIN)/python -m pytest -q -p no:cacheprovider \
-		--basetemp "$$jax_tmp/tmp" $(JAX_ARGS) >"$$jax_tmp/log" 2>&1 & jax=$$!; \
-	trap 'kill $$jax 2>/dev/null' INT TERM; \
-	$(BIN)/python -m pytest $(TF_TESTS); tf=$$?; \
-	wait $$jax; jx=$$?; \
-	echo "== the layer and decoding tests on the JAX backend =="; \
-	cat "$$jax_tmp/log"; rm -rf "$$jax_tmp"; \
-	test $$tf -eq 0 && test $$jx -eq 0
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
+# Not part of `make test`: with it, CI on a 2-core machine took 15 min 2 s,
+# past its 15-minute budget.
 test-jax: $(VENV)/.installed
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 $(JAX_ARGS)
+	$(BIN)/python -m pip install --quiet -e ".[jax]"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -m "not tensorflow_only" \
+		-k "$(JAX_SELECT)" $(JAX_TESTS)
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/rnn_speed.py
