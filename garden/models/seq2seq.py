@@ -53,6 +53,83 @@ def _ids(name):
     return keras.Input((None,), dtype="int32", name=name)
 
 
+class _Seq2SeqParts:
+    """The layers the three models share, made once, and the two passes.
+
+    `encode` reads the source ids; `decode` reads target ids given the
+    encoder's outputs, mask, context and states. The training, encoder and
+    decoder models call them on their own inputs, so they share weights.
+    """
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        cell,
+        units,
+        num_layers,
+        embedding_dim,
+        attention,
+        dropout,
+        reverse_source,
+    ):
+        self.num_layers = num_layers
+        self.attention = attention
+        self.reverse_source = reverse_source
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab_size, embedding_dim, name="source_embedding"
+        )
+        self.target_embedding = keras.layers.Embedding(
+            target_vocab_size, embedding_dim, name="target_embedding"
+        )
+        recurrent = dict(
+            units=units,
+            num_layers=num_layers,
+            cell=cell,
+            dropout=dropout,
+            return_sequences=True,
+            return_state=True,
+        )
+        self.encoder_rnn = DeepRNN(**recurrent, name="encoder")
+        self.decoder_rnn = DeepRNN(**recurrent, name="decoder")
+        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.logits_layer = keras.layers.Dense(
+            target_vocab_size, dtype="float32", name="logits"
+        )
+        if attention:
+            # The weights also come out, unused by training, for `alignment`.
+            self.attention_layer = AdditiveAttention(
+                units, return_attention_scores=True, name="attention"
+            )
+            self.combine = keras.layers.Dense(
+                units, activation="tanh", name="attentional"
+            )
+
+    def encode(self, source_ids):
+        ids = source_ids
+        if self.reverse_source:
+            ids = ReverseValidSteps(name="reverse")(source_ids)
+        mask = ops.not_equal(ids, 0)
+        x = self.embedding_dropout(self.source_embedding(ids))
+        outputs, *states = self.encoder_rnn(x, mask=mask)
+        context = states[(self.num_layers - 1) * self.encoder_rnn.states_per_layer]
+        return outputs, mask, context, states
+
+    def decode(self, target_ids, outputs, source_mask, context, states):
+        x = self.target_embedding(target_ids)
+        x = ops.concatenate([x, ops.ones_like(x[..., :1]) * context[:, None, :]], -1)
+        x = self.embedding_dropout(x)
+        hidden, *states = self.decoder_rnn(
+            x, initial_state=states, mask=ops.not_equal(target_ids, 0)
+        )
+        weights = None
+        if self.attention:
+            attended, weights = self.attention_layer(hidden, outputs, mask=source_mask)
+            hidden = self.combine(ops.concatenate([hidden, attended], axis=-1))
+        return self.logits_layer(self.output_dropout(hidden)), states, weights
+
+
 def build_seq2seq(
     source_vocab_size,
     target_vocab_size,
@@ -92,58 +169,20 @@ def build_seq2seq(
     >>> tuple(models.training((source, target)).shape)
     (1, 3, 30)
     """
-    source_embedding = keras.layers.Embedding(
-        source_vocab_size, embedding_dim, name="source_embedding"
+    parts = _Seq2SeqParts(
+        source_vocab_size,
+        target_vocab_size,
+        cell,
+        units,
+        num_layers,
+        embedding_dim,
+        attention,
+        dropout,
+        reverse_source,
     )
-    target_embedding = keras.layers.Embedding(
-        target_vocab_size, embedding_dim, name="target_embedding"
-    )
-    recurrent = dict(
-        units=units,
-        num_layers=num_layers,
-        cell=cell,
-        dropout=dropout,
-        return_sequences=True,
-        return_state=True,
-    )
-    encoder_rnn = DeepRNN(**recurrent, name="encoder")
-    decoder_rnn = DeepRNN(**recurrent, name="decoder")
-    embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
-    output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
-    logits_layer = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")
-    if attention:
-        # The weights also come out, unused by training, for `alignment`.
-        attention_layer = AdditiveAttention(
-            units, return_attention_scores=True, name="attention"
-        )
-        combine = keras.layers.Dense(units, activation="tanh", name="attentional")
-    per_layer = encoder_rnn.states_per_layer
-
-    def encode(source_ids):
-        ids = ReverseValidSteps(name="reverse")(source_ids) if reverse_source else None
-        ids = source_ids if ids is None else ids
-        mask = ops.not_equal(ids, 0)
-        x = embedding_dropout(source_embedding(ids))
-        outputs, *states = encoder_rnn(x, mask=mask)
-        context = states[(num_layers - 1) * per_layer]
-        return outputs, mask, context, states
-
-    def decode(target_ids, outputs, source_mask, context, states):
-        x = target_embedding(target_ids)
-        x = ops.concatenate([x, ops.ones_like(x[..., :1]) * context[:, None, :]], -1)
-        x = embedding_dropout(x)
-        hidden, *states = decoder_rnn(
-            x, initial_state=states, mask=ops.not_equal(target_ids, 0)
-        )
-        weights = None
-        if attention:
-            attended, weights = attention_layer(hidden, outputs, mask=source_mask)
-            hidden = combine(ops.concatenate([hidden, attended], axis=-1))
-        return logits_layer(output_dropout(hidden)), states, weights
-
     source_ids, target_ids = _ids("source_ids"), _ids("target_ids")
-    outputs, source_mask, context, states = encode(source_ids)
-    logits, _, weights = decode(target_ids, outputs, source_mask, context, states)
+    outputs, source_mask, context, states = parts.encode(source_ids)
+    logits, _, weights = parts.decode(target_ids, outputs, source_mask, context, states)
     training = keras.Model((source_ids, target_ids), logits, name=name)
     alignment = None
     if attention:
@@ -157,7 +196,9 @@ def build_seq2seq(
         [ops.copy(outputs), source_mask, context, *states],
         name=f"{name}_encoder",
     )
-    decoder = _decoder_model(decode, units, num_layers * per_layer, name)
+    decoder = _decoder_model(
+        parts.decode, units, num_layers * parts.encoder_rnn.states_per_layer, name
+    )
     return Seq2Seq(training, encoder, decoder, alignment)
 
 
