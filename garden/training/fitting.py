@@ -1,6 +1,8 @@
 """How every recipe fits: its flags, the standard callbacks, the best epoch back."""
 
+import contextlib
 import os
+import warnings
 
 import keras
 
@@ -20,6 +22,25 @@ from garden.training.distribute import fit_across_workers
 
 class TrainingDiverged(UserError):
     """The training loss became NaN or infinite."""
+
+
+@contextlib.contextmanager
+def epochs_of_unknown_length():
+    """Silences Keras's "Your input ran out of data" at the end of epoch 1.
+
+    The recipes' datasets do not declare their number of batches (filtering
+    and bucketing make it unknown until read), so Keras learns it from where
+    the first epoch's data ends and warns there, although nothing is wrong
+    and no batch is lost. Declaring the count would silence it too, but
+    Keras then opens one more iterator between epochs, which moves every
+    later epoch's seeded shuffle and so every figure in the docs. Only that
+    message is filtered, only around `fit` and the search.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Your input ran out of data", category=UserWarning
+        )
+        yield
 
 
 def standard_callbacks(
@@ -148,16 +169,17 @@ def fit_from_flags(
         **schedule_from_flags(args),
         **options,
     )
-    history = model.fit(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=callbacks,
-        verbose=args.verbose,
-        # The recipes' datasets shuffle themselves, seeded, every epoch; Keras
-        # would only warn that it cannot shuffle a tf.data.Dataset.
-        shuffle=False,
-    )
+    with epochs_of_unknown_length():
+        history = model.fit(
+            train,
+            validation_data=valid,
+            epochs=args.epochs,
+            callbacks=callbacks,
+            verbose=args.verbose,
+            # The recipes' datasets shuffle themselves, seeded, every epoch;
+            # Keras would only warn that it cannot shuffle a tf.data.Dataset.
+            shuffle=False,
+        )
     # Before the divergence checks: a diverged run's curves show where.
     plots.write_learning_curves(args.run_dir, title=getattr(args, "recipe", None))
     (nan_guard,) = [c for c in callbacks if isinstance(c, TerminateOnNaN)]

@@ -7,7 +7,11 @@ import keras_tuner
 import tensorflow as tf
 
 from garden.training.distribute import fit_across_workers
-from garden.training.fitting import schedule_from_flags, standard_callbacks
+from garden.training.fitting import (
+    epochs_of_unknown_length,
+    schedule_from_flags,
+    standard_callbacks,
+)
 from garden.training.optimizers import make_optimizer, optimizer_from_flags
 from garden.training.precision import set_precision
 
@@ -226,14 +230,15 @@ def search(
         seed=args.seed,
         distribution_strategy=strategy,
     )
-    tuner.search(
-        train,
-        validation_data=valid,
-        epochs=args.epochs,
-        callbacks=callbacks,
-        verbose=args.verbose,
-        shuffle=False,  # the recipes' datasets shuffle themselves, seeded
-    )
+    with epochs_of_unknown_length():
+        tuner.search(
+            train,
+            validation_data=valid,
+            epochs=args.epochs,
+            callbacks=callbacks,
+            verbose=args.verbose,
+            shuffle=False,  # the recipes' datasets shuffle themselves, seeded
+        )
     if role == "worker":
         print(f"Tuner {os.environ['KERASTUNER_TUNER_ID']}: the search is done.")
         raise SystemExit(0)

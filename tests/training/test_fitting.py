@@ -1,0 +1,67 @@
+"""`fit_from_flags`: a recipe's fit says nothing a user cannot act on."""
+
+import argparse
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from garden.training.fitting import epochs_of_unknown_length, fit_from_flags
+
+RAN_OUT = "Your input ran out of data"
+
+
+def _unknown_length_dataset():
+    # A filter hides the batch count from Keras, as the recipes' pipelines do.
+    x = np.arange(40, dtype="float32").reshape(20, 2) / 40
+    y = x.sum(axis=1, keepdims=True)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).filter(lambda a, b: True)
+    return dataset.batch(5)
+
+
+def _model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _messages(record):
+    return [str(w.message) for w in record if issubclass(w.category, UserWarning)]
+
+
+def test_keras_warns_at_the_end_of_an_epoch_of_unknown_length():
+    # The warning `epochs_of_unknown_length` silences is real: without it, a
+    # plain fit of the same data warns.
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        _model().fit(_unknown_length_dataset(), epochs=2, verbose=0, shuffle=False)
+    assert any(RAN_OUT in m for m in _messages(record))
+
+
+def test_only_that_warning_is_silenced():
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with epochs_of_unknown_length():
+            _model().fit(_unknown_length_dataset(), epochs=2, verbose=0, shuffle=False)
+            warnings.warn("something else", UserWarning, stacklevel=1)
+    assert _messages(record) == ["something else"]
+
+
+def test_a_recipe_fit_warns_nothing(tmp_path):
+    args = argparse.Namespace(
+        run_dir=str(tmp_path),
+        verbose=0,
+        patience=None,
+        epochs=2,
+        lr_decay=None,
+        lr_decay_start=1,
+        recipe="test",
+    )
+    data = _unknown_length_dataset()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        history = fit_from_flags(_model(), args, data, data, monitor="val_loss")
+    assert len(history.history["loss"]) == 2
+    assert _messages(record) == []
