@@ -33,6 +33,7 @@ from garden.data.language_model import (
     sentence_dataset,
     token_stream,
 )
+from garden.data.preprocessors import TextToIds, encode_texts
 from garden.data.seq2seq import (
     build_translation_vocabularies,
     translation_dataset,
@@ -54,7 +55,7 @@ from garden.data.trees import (
     parse_tree,
     tree_dataset,
 )
-from garden.data.vocabulary import Vocabulary, encode_texts
+from garden.data.vocabulary import Vocabulary
 from garden.data.word_similarity import load_analogies, load_word_pairs
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "DataNotFoundError",
     "EmbeddingMatrix",
     "ParsedTree",
+    "TextToIds",
     "Vocabulary",
     "WordTokenizer",
     "bidirectional_dataset",

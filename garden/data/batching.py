@@ -7,9 +7,9 @@ Padding is on the right with id 0 (`<pad>`), so the mask of a batch is
 import numpy as np
 import tensorflow as tf
 
+from garden.data.preprocessors import ENCODE_BLOCK, TextToIds
+
 AUTOTUNE = tf.data.AUTOTUNE
-# Texts are tokenized this many at a time: one regex op per block, not per text.
-ENCODE_BLOCK = 512
 
 
 def check_bucket_boundaries(bucket_boundaries):
@@ -29,26 +29,22 @@ def check_bucket_boundaries(bucket_boundaries):
         )
 
 
-def encode_dataset(texts, tokenizer, vocabulary):
-    """A dataset of id vectors, one per text, tokenized and looked up in-graph.
+def encode_dataset(texts, tokenizer, vocabulary, append_eos=False):
+    """A dataset of id vectors, one per text, through the task's `TextToIds`.
 
     Args:
         texts: a `tf.data.Dataset` of scalar strings.
         tokenizer: a `WordTokenizer` or `CharacterTokenizer`.
         vocabulary: a `Vocabulary`.
+        append_eos: put `<eos>` after each text's ids.
 
     Returns:
         A `tf.data.Dataset` of 1-D int32 tensors (variable length), in order.
     """
-    table = vocabulary.lookup_table()
-
-    def encode_block(block):
-        tokens = tokenizer.tokenize_graph(block)
-        return tf.ragged.map_flat_values(table.lookup, tokens)
-
+    preprocessor = TextToIds(tokenizer, vocabulary, append_eos=append_eos)
     return (
         texts.batch(ENCODE_BLOCK)
-        .map(encode_block, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .map(preprocessor, num_parallel_calls=AUTOTUNE, deterministic=True)
         .unbatch()
     )
 

@@ -5,16 +5,15 @@ Ids: `<pad>` = 0, `<unk>` = 1, then the other reserved tokens (`<bos>` = 2,
 times, most frequent first (ties broken alphabetically, so the ids do not
 depend on the order the corpus was read in).
 
-`to_string_lookup` and `to_text_vectorization` build Keras layers with the same
-ids: Keras puts its mask token at 0 and its single OOV bucket at 1, which are
-exactly `<pad>` and `<unk>` here, and the rest of the list follows in order.
+`to_string_lookup` builds Keras lookup layers with the same ids (the task's
+text-to-ids layer, `garden.data.TextToIds`, holds one): Keras puts its mask
+token at 0 and its single OOV bucket at 1, which are exactly `<pad>` and
+`<unk>` here, and the rest of the list follows in order.
 """
 
 import collections
 
 import keras
-import numpy as np
-import tensorflow as tf
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 
@@ -120,20 +119,6 @@ class Vocabulary:
         """
         return [self.tokens[int(index)] for index in ids]
 
-    def lookup_table(self):
-        """A `tf.lookup.StaticHashTable` from token to id, for `tf.data` maps.
-
-        Unknown tokens map to `<unk>` (1), as in `encode`.
-
-        Returns:
-            The `StaticHashTable` (string keys, int32 values).
-        """
-        initializer = tf.lookup.KeyValueTensorInitializer(
-            tf.constant(self.tokens, tf.string),
-            tf.range(len(self.tokens), dtype=tf.int32),
-        )
-        return tf.lookup.StaticHashTable(initializer, default_value=self.unk_id)
-
     def to_string_lookup(self, invert=False, **kwargs):
         """A `keras.layers.StringLookup` with exactly this vocabulary's ids.
 
@@ -152,30 +137,6 @@ class Vocabulary:
             oov_token=UNK,
             num_oov_indices=1,
             invert=invert,
-            **kwargs,
-        )
-
-    def to_text_vectorization(self, tokenizer, output_sequence_length=None, **kwargs):
-        """A `keras.layers.TextVectorization` that tokenizes and looks up in-graph.
-
-        Its ids equal `self.encode(tokenizer.tokenize(text))`; Keras names id 0
-        `""` and id 1 `"[UNK]"` in `get_vocabulary()`, the ids are the same.
-        Sequences are right-padded with 0 to `output_sequence_length`.
-
-        Args:
-            tokenizer: a `WordTokenizer` or `CharacterTokenizer`.
-            output_sequence_length: pad or truncate to this length, or `None`.
-            **kwargs: passed on to `TextVectorization`.
-
-        Returns:
-            The `TextVectorization` layer.
-        """
-        return keras.layers.TextVectorization(
-            standardize=tokenizer.standardize_graph,
-            split=tokenizer.split_graph,
-            vocabulary=self.tokens[2:],
-            output_mode="int",
-            output_sequence_length=output_sequence_length,
             **kwargs,
         )
 
@@ -205,6 +166,25 @@ class Vocabulary:
                 "Received an invalid value for argument `path`, expected a "
                 f"vocabulary file starting with {PAD!r} and {UNK!r}, got {path!r}."
             )
+        return cls.from_tokens(tokens)
+
+    @classmethod
+    def from_tokens(cls, tokens):
+        """The vocabulary whose `tokens` (in id order) are these.
+
+        Args:
+            tokens: a list of token strings, `<pad>` and `<unk>` first, then
+                any of `<bos>`/`<eos>`, then the corpus tokens.
+
+        Returns:
+            The `Vocabulary` (without token counts).
+        """
+        tokens = list(tokens)
+        if tokens[:2] != [PAD, UNK] or len(set(tokens)) != len(tokens):
+            raise ValueError(
+                "Received an invalid value for argument `tokens`, expected distinct "
+                f"tokens starting with {PAD!r} and {UNK!r}, got {tokens[:4]!r}..."
+            )
         reserved = 2
         while reserved < len(tokens) and tokens[reserved] in (BOS, EOS):
             reserved += 1
@@ -222,20 +202,3 @@ def _count(tokens):
         else:
             counts.update(item)
     return counts
-
-
-def encode_texts(texts, tokenizer, vocabulary):
-    """Tokenize and encode texts in Python.
-
-    Args:
-        texts: a list of strings.
-        tokenizer: a `WordTokenizer` or `CharacterTokenizer`.
-        vocabulary: a `Vocabulary`.
-
-    Returns:
-        A list of `np.int32` arrays, one per text.
-    """
-    return [
-        np.asarray(vocabulary.encode(tokenizer.tokenize(text)), dtype="int32")
-        for text in texts
-    ]

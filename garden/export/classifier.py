@@ -2,10 +2,12 @@
 
 import tensorflow as tf
 
+from garden.data.preprocessors import TextToIds
 from garden.export.serving import (
     example_texts,
     limited_texts,
     nonempty_batch,
+    text_in_model,
     tracking_archive,
     write_version,
 )
@@ -41,16 +43,13 @@ def classifier_archive(model, tokenizer, vocabulary, max_length=500):
     Returns:
         The `keras.export.ExportArchive`.
     """
-    lookup = vocabulary.to_string_lookup()
-    archive = tracking_archive(model, lookup)
+    preprocessor = TextToIds(tokenizer, vocabulary, max_length=max_length, pad=True)
+    archive = tracking_archive(model, preprocessor)
     class_names = tf.constant(CLASS_NAMES)
 
     def serve(text):
         text, batch = nonempty_batch(limited_texts(text, "text"))
-        tokens = tokenizer.tokenize_graph(text)[:, :max_length]
-        ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
-        # At least one column, so a batch of empty texts still runs.
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        ids = preprocessor(text)
         probability = tf.reshape(model(ids, training=False), [-1])[:batch]
         label = tf.gather(class_names, tf.cast(probability >= 0.5, tf.int32))
         return {"probability": probability, "label": label}
@@ -83,5 +82,8 @@ def export_classifier(
     with cell_loops_only(model):
         archive = classifier_archive(model, tokenizer, vocabulary, max_length)
         path = write_version(root, model_name, archive.write_out, warmup)
-    save_model(model, f"{path}.keras")
+    text_model = text_in_model(
+        TextToIds(tokenizer, vocabulary, max_length=max_length, pad=True), model
+    )
+    save_model(text_model, f"{path}.keras")
     return path

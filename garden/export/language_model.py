@@ -5,6 +5,7 @@ import functools
 import keras
 import tensorflow as tf
 
+from garden.data.preprocessors import TextToIds
 from garden.decoding import generate
 from garden.export.limits import (
     MAX_BATCH_TOKENS,
@@ -20,7 +21,7 @@ from garden.export.serving import (
     within_limits,
     write_version,
 )
-from garden.layers import cell_loops_only
+from garden.layers import ZeroStates, cell_loops_only
 from garden.training.checkpoints import save_model
 
 
@@ -68,11 +69,11 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
     Returns:
         The `keras.export.ExportArchive`.
     """
-    lookup = vocabulary.to_string_lookup()
+    preprocessor = TextToIds(tokenizer, vocabulary, pad=True)
     inverse = vocabulary.to_string_lookup(invert=True)
     sampler = _Sampler(seed)
-    archive = tracking_archive(generator, lookup, inverse, sampler)
-    ids_of = functools.partial(_text_ids, tokenizer, lookup)
+    archive = tracking_archive(generator, preprocessor, inverse, sampler)
+    ids_of = functools.partial(_text_ids, preprocessor)
     serve = _serve(generator, ids_of, inverse, sampler, separator)
     score = _score(generator, ids_of)
     archive.add_endpoint(
@@ -90,14 +91,13 @@ def language_model_archive(generator, tokenizer, vocabulary, separator, seed=0):
     return archive
 
 
-def _text_ids(tokenizer, lookup, texts, name, extra_steps=0):
+def _text_ids(preprocessor, texts, name, extra_steps=0):
     """`(ids, token counts, batch)` of served texts, within the export's limits."""
     texts, batch = nonempty_batch(limited_texts(texts, name))
-    tokens = tokenizer.tokenize_graph(texts)
-    ids = tf.cast(lookup(tokens), tf.int32).to_tensor(0)
-    # At least one column, so a batch of texts without tokens still runs.
-    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
-    longest = tf.cast(tf.reduce_max(tokens.row_lengths()), tf.int32)
+    # Padded to at least one column, so texts without tokens still run.
+    ids = preprocessor(texts)
+    lengths = tf.reduce_sum(tf.cast(ids != 0, tf.int64), axis=1)
+    longest = tf.cast(tf.reduce_max(lengths), tf.int32)
     ids = within_limits(
         ids,
         (
@@ -114,7 +114,7 @@ def _text_ids(tokenizer, lookup, texts, name, extra_steps=0):
             f"most MAX_BATCH_TOKENS = {MAX_BATCH_TOKENS} per request.",
         ),
     )
-    return ids, tokens.row_lengths(), batch
+    return ids, lengths, batch
 
 
 def _zero_states(generator, batch):
@@ -215,5 +215,18 @@ def export_language_model(
             generator, tokenizer, vocabulary, separator, seed
         )
         path = write_version(root, model_name, archive.write_out, warmup)
-    save_model(generator, f"{path}.keras")
+    save_model(_text_scorer(generator, tokenizer, vocabulary), f"{path}.keras")
     return path
+
+
+def _text_scorer(generator, tokenizer, vocabulary):
+    """The `.keras` file's model: raw text in, next-token logits at every step.
+
+    The generator reads each text's ids from zero states; its layer is
+    `model.get_layer("generator")` for stepping with states.
+    """
+    text = keras.Input(shape=(), dtype="string", name="text")
+    ids = TextToIds(tokenizer, vocabulary, pad=True)(text)
+    states = ZeroStates([state.shape[-1] for state in generator.inputs[1:]])(ids)
+    logits = generator([ids, *states])[0]
+    return keras.Model(text, logits, name="text_language_model")

@@ -52,6 +52,24 @@ def tracking_archive(*tracked):
     return archive
 
 
+def text_in_model(preprocessor, model):
+    """`model` behind its task's preprocessor: a Keras model of raw strings.
+
+    What an export's `<version>.keras` holds, so that the file loaded with
+    `keras.saving.load_model` (after `import garden`) takes text:
+    `loaded.predict(np.array(texts, dtype=object))`.
+
+    Args:
+        preprocessor: The task's `garden.data.TextToIds` (dense output).
+        model: The trained model of ids.
+
+    Returns:
+        The functional `keras.Model`, input `text` (strings `(batch,)`).
+    """
+    text = keras.Input(shape=(), dtype="string", name="text")
+    return keras.Model(text, model(preprocessor(text)), name=f"{model.name}_text")
+
+
 def within_limits(tensor, *checks):
     """`tensor`, computed only once every check of a request's size has held.
 

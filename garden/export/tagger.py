@@ -2,10 +2,12 @@
 
 import tensorflow as tf
 
+from garden.data.preprocessors import TextToIds
 from garden.data.punctuation import MARKS, PUNCTUATION_LABELS
 from garden.export.serving import (
     example_texts,
     limited_texts,
+    text_in_model,
     tracking_archive,
     write_version,
 )
@@ -43,14 +45,15 @@ def tagger_archive(model, tokenizer, vocabulary, window):
     Returns:
         The `keras.export.ExportArchive`.
     """
-    lookup = vocabulary.to_string_lookup()
-    archive = tracking_archive(model, lookup)
+    preprocessor = TextToIds(tokenizer, vocabulary)
+    archive = tracking_archive(model, preprocessor)
     marks = tf.constant(MARKS)
     label_names = tf.constant(PUNCTUATION_LABELS)
 
     def serve(text):
-        words = tokenizer.tokenize_graph(limited_texts(text, "text"))
-        ids = tf.cast(lookup(words), tf.int32)
+        text = limited_texts(text, "text")
+        words = preprocessor.tokenize(text)
+        ids = preprocessor(text)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         # Window j of a text of n words holds min(window, n - j * window) words.
         starts = tf.ragged.range(0, lengths, window)
@@ -97,5 +100,10 @@ def export_tagger(model, tokenizer, vocabulary, root, model_name, window, *, exa
     with cell_loops_only(model):
         archive = tagger_archive(model, tokenizer, vocabulary, window)
         path = write_version(root, model_name, archive.write_out, warmup)
-    save_model(model, f"{path}.keras")
+    # The .keras file tags a whole text as one window: the label logits of
+    # each word, `(batch, words, labels)`.
+    save_model(
+        text_in_model(TextToIds(tokenizer, vocabulary, pad=True), model),
+        f"{path}.keras",
+    )
     return path

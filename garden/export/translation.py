@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from garden.data.preprocessors import TextToIds
 from garden.export.limits import MAX_BEAM_WIDTH, MAX_OUTPUT_LENGTH
 from garden.export.serving import (
     example_number,
@@ -44,6 +45,9 @@ class Translator:
         self.tokenizer = tokenizer
         self.source_vocabulary, self.target_vocabulary = vocabularies
         self.length_penalty = length_penalty
+        self._preprocessor = TextToIds(
+            tokenizer, self.source_vocabulary, append_eos=True
+        )
         self._decode = tf.function(self._decode_graph, reduce_retracing=True)
 
     def _decode_graph(self, ids, beam_width, max_length):
@@ -57,14 +61,13 @@ class Translator:
             eos_id=self.target_vocabulary.eos_id,
         )
 
-    def _source_ids(self, text):
-        tokens = self.tokenizer.tokenize(text)
-        return self.source_vocabulary.encode(tokens) + [self.source_vocabulary.eos_id]
+    def _source_ids(self, texts):
+        return self._preprocessor.encode(list(texts))
 
     def __call__(self, texts, beam_width, batch_size=128, verbose=0):
         """The translations of `texts`, in order (sources sorted by length);
         `verbose` as Keras's: a progress bar over the sentences."""
-        sources = [self._source_ids(text) for text in texts]
+        sources = self._source_ids(texts)
         progress = keras.utils.Progbar(len(texts), verbose=verbose, unit_name="text")
 
         def translate(rows):
@@ -91,7 +94,7 @@ class Translator:
             model saw and wrote them, `<eos>` included (the target's only
             when its translation ended before the length limit).
         """
-        sources = [self._source_ids(text) for text in texts]
+        sources = self._source_ids(texts)
         batch = np.zeros((len(texts), max(map(len, sources))), "int32")
         for line, source in enumerate(sources):
             batch[line, : len(source)] = source
@@ -152,17 +155,14 @@ def translation_archive(
         The `keras.export.ExportArchive`.
     """
 
-    source_lookup = source_vocabulary.to_string_lookup()
+    preprocessor = TextToIds(tokenizer, source_vocabulary, append_eos=True, pad=True)
     target_words = target_vocabulary.to_string_lookup(invert=True)
-    archive = tracking_archive(models.training, source_lookup, target_words)
+    archive = tracking_archive(models.training, preprocessor, target_words)
     eos_id = target_vocabulary.eos_id
 
     def serve(text, beam_width):
         text, batch = nonempty_batch(limited_texts(text, "text"))
-        tokens = tokenizer.tokenize_graph(text)
-        ids = tf.cast(source_lookup(tokens), tf.int32)
-        eos = tf.fill([tf.shape(text)[0], 1], source_vocabulary.eos_id)
-        ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1).to_tensor(0)
+        ids = preprocessor(text)
         longest = tf.shape(ids)[1] - 1
         max_length = tf.minimum(2 * longest + 10, MAX_OUTPUT_LENGTH)
         beam_width = tf.clip_by_value(beam_width, 1, MAX_BEAM_WIDTH)

@@ -13,6 +13,7 @@ from garden.layers.regularization import ActivationRegularization, EmbeddingDrop
 from garden.layers.reversal import ReverseSequence, ReverseValidSteps
 from garden.layers.scalar_mix import ScalarMix
 from garden.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+from garden.layers.states import ZeroStates
 from garden.layers.text_cnn import TextCNN
 from garden.layers.tree import TreeLSTM, TreeRNN
 
@@ -40,5 +41,6 @@ __all__ = [
     "TokenEmbedding",
     "TreeLSTM",
     "TreeRNN",
+    "ZeroStates",
     "cell_loops_only",
 ]

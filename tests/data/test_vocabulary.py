@@ -107,13 +107,8 @@ def test_keras_lookup_layers_reproduce_ids_on_real_reviews(imdb_test, imdb_vocab
 
     assert graph_tokens(tokenizer, texts) == [tokenizer.tokenize(t) for t in texts]
 
-    vectorizer = imdb_vocabulary.to_text_vectorization(
-        tokenizer, output_sequence_length=2000
-    )
-    vectorized = vectorizer(tf.constant(texts)).numpy()
-    for row, ids in zip(vectorized, expected):
-        assert row[: len(ids)].tolist() == ids
-        assert not row[len(ids) :].any()
+    preprocessor = data.TextToIds(tokenizer, imdb_vocabulary)
+    assert preprocessor(tf.constant(texts)).to_list() == expected
 
     lookup = imdb_vocabulary.to_string_lookup()
     inverse = imdb_vocabulary.to_string_lookup(invert=True)

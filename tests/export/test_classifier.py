@@ -69,17 +69,22 @@ def test_fresh_process_agrees_with_keras_on_bad_input(exported):
     tokenizer, vocabulary, _, models, paths = exported
     got = run_in_fresh_process(
         f"""
-        import json, tensorflow as tf
+        import json, keras, numpy as np, tensorflow as tf
+        import garden
         reviews = tf.constant({REVIEWS!r})
         out = {{}}
         for kind, path in {paths!r}.items():
             serve = tf.saved_model.load(path).signatures["serving_default"]
             batch = serve(text=reviews)
             one = serve(text=reviews[:1])
+            # The .keras file beside the version takes the same raw text.
+            text_model = keras.saving.load_model(path + ".keras")
+            texts = np.array({REVIEWS!r}, dtype=object)
             out[kind] = {{
                 "probability": batch["probability"].numpy().tolist(),
                 "label": [label.decode() for label in batch["label"].numpy()],
                 "empty_alone": one["probability"].numpy().tolist(),
+                "keras_file": text_model.predict(texts, verbose=0).ravel().tolist(),
             }}
         print(json.dumps(out))
         """
@@ -94,6 +99,7 @@ def test_fresh_process_agrees_with_keras_on_bad_input(exported):
             "positive" if p >= 0.5 else "negative" for p in served["probability"]
         ]
         np.testing.assert_allclose(served["empty_alone"], want[:1], atol=1e-6)
+        np.testing.assert_allclose(served["keras_file"], want, rtol=1e-5, atol=1e-6)
 
 
 def test_saved_model_cli_runs(exported):

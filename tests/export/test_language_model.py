@@ -102,7 +102,13 @@ def test_fresh_process_agrees_with_keras(exported):
     generator, tokenizer, vocabulary, _, path, _ = exported
     got = run_in_fresh_process(
         f"""
-        import json, tensorflow as tf
+        import json, keras, numpy as np, tensorflow as tf
+        import garden
+        # The .keras file beside the version: raw text in, logits out.
+        text_model = keras.saving.load_model({path!r} + ".keras")
+        logits = text_model.predict(
+            np.array(["the time traveller was here"], dtype=object), verbose=0
+        )
         model = tf.saved_model.load({path!r})
         serve, score = model.signatures["serving_default"], model.signatures["score"]
         prompts = tf.constant(
@@ -125,6 +131,7 @@ def test_fresh_process_agrees_with_keras(exported):
             "none": none.numpy()[0].decode(),
             "nll": scored["mean_nll"].numpy().tolist(),
             "count": scored["token_count"].numpy().tolist(),
+            "keras_file": logits.tolist(),
         }}))
         """
     )
@@ -141,6 +148,10 @@ def test_fresh_process_agrees_with_keras(exported):
     assert got["count"] == [count, 0, 0]
     np.testing.assert_allclose(got["nll"][0], nll, rtol=1e-4)
     assert got["nll"][1:] == [0.0, 0.0]
+    ids = vocabulary.encode(tokenizer.tokenize("the time traveller was here"))
+    inputs = keras.ops.convert_to_tensor([ids], "int32")
+    want_logits = generator([inputs, *zero_states(generator, 1)])[0]
+    np.testing.assert_allclose(got["keras_file"], want_logits, rtol=1e-4, atol=1e-5)
 
 
 def test_saved_model_cli_runs_both_signatures(exported, tmp_path):

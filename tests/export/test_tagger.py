@@ -62,8 +62,12 @@ def test_fresh_process_agrees_with_keras_on_any_text(exported):
     tokenizer, vocabulary, model, _, path = exported
     got = run_in_fresh_process(
         f"""
-        import json, tensorflow as tf
+        import json, keras, numpy as np, tensorflow as tf
+        import garden
         serve = tf.saved_model.load({path!r}).signatures["serving_default"]
+        # The .keras file beside the version tags raw text as one window.
+        text_model = keras.saving.load_model({path!r} + ".keras")
+        logits = text_model.predict(np.array({TEXTS[2:4]!r}, dtype=object), verbose=0)
         batch = serve(text=tf.constant({TEXTS!r}))
         empty = serve(text=tf.constant(["", "?!"]))
         text = lambda values: [v.decode() for v in values]
@@ -74,6 +78,7 @@ def test_fresh_process_agrees_with_keras_on_any_text(exported):
         }} | {{
             "empty": [v.decode() for v in empty["punctuated"].numpy()],
             "empty_shape": empty["words"].shape.as_list(),
+            "keras_file": logits.tolist(),
         }}))
         """
     )
@@ -92,6 +97,11 @@ def test_fresh_process_agrees_with_keras_on_any_text(exported):
         names = [P.PUNCTUATION_LABELS[label] for label in y]
         assert got["labels"][row] == names + [""] * (3_800 - len(w))
     assert got["empty"] == ["", ""] and got["empty_shape"] == [2, 0]
+    ids = keras.utils.pad_sequences(
+        [vocabulary.encode(w) for w in words[2:4]], padding="post"
+    )
+    want_logits = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(got["keras_file"], want_logits, rtol=1e-5, atol=1e-5)
 
 
 def test_warmup_and_rest_requests_replay(exported):

@@ -1,0 +1,168 @@
+"""Each task's one text-to-ids step, as a Keras layer.
+
+KerasHub's way: the preprocessor is a layer that holds the tokenizer and the
+vocabulary, so training pipelines, evaluation, the exported SavedModel and the
+`.keras` file all turn text into ids with the same code. `TextToIds` is that
+layer for the garden's word and character tokenizers:
+
+    preprocessor = TextToIds(WordTokenizer("review"), vocabulary, max_length=500)
+    preprocessor(tf.constant(["A wonderful film."]))   # ragged int32 ids
+    preprocessor.encode(["A wonderful film."])         # [np.array([...])]
+
+Its ids are `vocabulary.encode(tokenizer.tokenize(text))` exactly (the
+tokenizers give the same tokens in Python and in-graph), cut to `max_length`,
+with `<eos>` after them if `append_eos`. It saves with its tokenizer and its
+vocabulary in its config, so a model that starts with it takes raw strings
+after `keras.saving.load_model` too.
+
+The layer runs TensorFlow string ops (TensorFlow backend, or inside
+`tf.data` under any backend), which is why it lives in `garden.data` and not
+among the `keras.ops`-only layers of `garden.layers`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from garden.checks import check_positive_integer
+from garden.data.tokenizers import CharacterTokenizer, WordTokenizer
+from garden.data.vocabulary import EOS, Vocabulary
+
+TOKENIZERS = {"WordTokenizer": WordTokenizer, "CharacterTokenizer": CharacterTokenizer}
+# `encode` runs the layer on this many texts at a time.
+ENCODE_BLOCK = 512
+
+
+def tokenizer_from_config(config):
+    """The tokenizer a `get_config()` describes (`{"class", "standardize"}`)."""
+    if not isinstance(config, dict) or config.get("class") not in TOKENIZERS:
+        raise ValueError(
+            "Received an invalid value for argument `tokenizer`, expected a "
+            f"tokenizer's config with a class in {sorted(TOKENIZERS)}, got "
+            f"{config!r}."
+        )
+    return TOKENIZERS[config["class"]](config["standardize"])
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class TextToIds(keras.layers.Layer):
+    """Raw strings to token ids: a garden tokenizer and `Vocabulary` in one layer.
+
+    Args:
+        tokenizer: a `WordTokenizer` or `CharacterTokenizer`, or its config.
+        vocabulary: a `Vocabulary`, or its list of tokens (id order).
+        max_length: keep each text's first `max_length` tokens (`None`: all).
+        append_eos: put the vocabulary's `<eos>` after each text's tokens.
+        pad: return a dense `(batch, longest)` tensor right-padded with
+            `<pad>` (0) and at least one column, instead of a ragged one.
+
+    Call arguments:
+        texts: a string tensor of shape `(batch,)`.
+
+    Returns:
+        int32 ids, `tf.RaggedTensor` `(batch, None)`, or dense if `pad`.
+    """
+
+    def __init__(
+        self,
+        tokenizer,
+        vocabulary,
+        max_length=None,
+        append_eos=False,
+        pad=False,
+        **kwargs,
+    ):
+        super().__init__(trainable=False, **kwargs)
+        if isinstance(tokenizer, dict):
+            tokenizer = tokenizer_from_config(tokenizer)
+        if not isinstance(vocabulary, Vocabulary):
+            vocabulary = Vocabulary.from_tokens(vocabulary)
+        check_positive_integer("max_length", max_length, allow_none=True)
+        if append_eos and EOS not in vocabulary:
+            raise ValueError(
+                "Received an invalid value for argument `append_eos`: the "
+                "vocabulary has no `<eos>` token."
+            )
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+        self.max_length = max_length
+        self.append_eos = bool(append_eos)
+        self.pad = bool(pad)
+        self.lookup = vocabulary.to_string_lookup()
+        # String inputs: Keras must not convert them to floats.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.built = True
+
+    def tokenize(self, texts):
+        """The tokens the ids stand for: ragged strings `(batch, None)`.
+
+        Cut to `max_length`, without the appended `<eos>`.
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        tokens = self.tokenizer.tokenize_graph(tf.reshape(texts, [-1]))
+        if self.max_length is not None:
+            tokens = tokens[:, : self.max_length]
+        return tokens
+
+    def call(self, texts):
+        tokens = self.tokenize(texts)
+        ids = tf.ragged.map_flat_values(
+            lambda t: tf.cast(self.lookup(t), tf.int32), tokens
+        )
+        if self.append_eos:
+            eos = tf.fill([ids.nrows(), 1], tf.constant(self.vocabulary.eos_id))
+            ids = tf.concat([ids, tf.RaggedTensor.from_tensor(eos)], axis=1)
+        if not self.pad:
+            return ids
+        ids = ids.to_tensor(0)
+        # At least one column, so a batch of empty texts still runs a model.
+        return tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+
+    def encode(self, texts):
+        """The ids of each text as NumPy (eagerly, a block of texts at a time).
+
+        Args:
+            texts: a list of strings.
+
+        Returns:
+            A list of 1-D `np.int32` arrays, one per text (unpadded).
+        """
+        if self.pad:
+            raise ValueError("`encode` gives unpadded ids: call it on pad=False.")
+        result = []
+        for start in range(0, len(texts), ENCODE_BLOCK):
+            ids = self.call(tf.constant(texts[start : start + ENCODE_BLOCK], tf.string))
+            values, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
+            result.extend(np.split(values, splits[1:-1]))
+        return result
+
+    def compute_output_spec(self, texts):
+        shape = (texts.shape[0], None)
+        return keras.KerasTensor(shape, dtype="int32", ragged=not self.pad)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("trainable", None)
+        config.update(
+            tokenizer=self.tokenizer.get_config(),
+            vocabulary=list(self.vocabulary.tokens),
+            max_length=self.max_length,
+            append_eos=self.append_eos,
+            pad=self.pad,
+        )
+        return config
+
+
+def encode_texts(texts, tokenizer, vocabulary):
+    """Tokenize and encode texts with the task's `TextToIds`, as NumPy.
+
+    Args:
+        texts: a list of strings.
+        tokenizer: a `WordTokenizer` or `CharacterTokenizer`.
+        vocabulary: a `Vocabulary`.
+
+    Returns:
+        A list of `np.int32` arrays, one per text.
+    """
+    return TextToIds(tokenizer, vocabulary).encode(list(texts))
