@@ -193,13 +193,20 @@ def test_birnn_with_bilm_features_trains_and_serves_raw_text(tmp_path, capsys):
     assert "The biLM's vocabulary covers" in output
     assert 0.0 <= accuracy_of(output) <= 1.0
     path = tmp_path / "exports" / "sentiment" / "1"
-    assert keras.saving.load_model(f"{path}.keras").get_layer("elmo_mix")
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
     shown = [
         float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
     ]
     np.testing.assert_allclose(got, shown, atol=1e-4)
+    # The .keras file: the classifier, biLM features and all, behind its
+    # preprocessor, on the same raw text.
+    text_model = keras.saving.load_model(f"{path}.keras")
+    assert text_model.layers[-1].get_layer("elmo_mix")
+    texts = np.array(BAD_INPUT, dtype=object)
+    np.testing.assert_allclose(
+        text_model.predict(texts, verbose=0).ravel(), shown, atol=1e-4
+    )
 
 
 def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
