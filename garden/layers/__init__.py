@@ -7,7 +7,7 @@ from garden.layers.deep_rnn import DeepRNN
 from garden.layers.embedding import SubwordEmbedding, TokenEmbedding
 from garden.layers.gru import GRU, GRUCell
 from garden.layers.lstm import LSTM, LSTMCell
-from garden.layers.pooling import FirstAndLastSteps
+from garden.layers.pooling import ConcatPooling, FirstAndLastSteps
 from garden.layers.recurrent import cell_loops_only
 from garden.layers.regularization import ActivationRegularization, EmbeddingDropout
 from garden.layers.reversal import ReverseSequence, ReverseValidSteps
@@ -25,6 +25,7 @@ __all__ = [
     "GRU",
     "DeepRNN",
     "EmbeddingDropout",
+    "ConcatPooling",
     "FirstAndLastSteps",
     "GRUCell",
     "LSTM",
