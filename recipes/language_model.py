@@ -246,8 +246,8 @@ def report_perplexity(config, weights, streams, rows, verbose):
 
 
 def show_samples(args, generator, tokenizer, vocabulary):
-    prompt_ids = vocabulary.encode(tokenizer.tokenize(args.prompt))
-    if not prompt_ids:
+    prompt_ids = data.TextToIds(tokenizer, vocabulary).encode([args.prompt])[0]
+    if not len(prompt_ids):
         print(f"\nThe prompt {args.prompt!r} has no tokens in this vocabulary.")
         return
     separator = "" if args.level == "char" else " "

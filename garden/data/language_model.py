@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden.data import batching
+from garden.data.preprocessors import TextToIds
 
 PARTITIONS = ("random", "sequential")
 
@@ -40,12 +41,7 @@ def token_stream(texts, tokenizer, vocabulary, append_eos=False):
     Returns:
         A 1-D `np.int32` array.
     """
-    ids = []
-    eos = [vocabulary.eos_id] if append_eos else []
-    for text in texts:
-        ids.extend(vocabulary.encode(tokenizer.tokenize(text)))
-        ids.extend(eos)
-    return np.asarray(ids, dtype="int32")
+    return TextToIds(tokenizer, vocabulary, append_eos=append_eos).stream(list(texts))
 
 
 def _check_positive(name, value):

@@ -89,6 +89,7 @@ class TextToIds(keras.layers.Layer):
         self.append_eos = bool(append_eos)
         self.pad = bool(pad)
         self.lookup = vocabulary.to_string_lookup()
+        self._encode_graph = None
         # String inputs: Keras must not convert them to floats.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
@@ -131,11 +132,34 @@ class TextToIds(keras.layers.Layer):
         if self.pad:
             raise ValueError("`encode` gives unpadded ids: call it on pad=False.")
         result = []
-        for start in range(0, len(texts), ENCODE_BLOCK):
-            ids = self.call(tf.constant(texts[start : start + ENCODE_BLOCK], tf.string))
-            values, splits = ids.flat_values.numpy(), ids.row_splits.numpy()
+        for values, splits in self._blocks(texts):
             result.extend(np.split(values, splits[1:-1]))
         return result
+
+    def stream(self, texts):
+        """The ids of all the texts one after the other, as one `np.int32` array.
+
+        Args:
+            texts: a list of strings (with `append_eos`, each one's ids end
+                with `<eos>`: the stream of a language model).
+        """
+        if self.pad:
+            raise ValueError("`stream` gives unpadded ids: call it on pad=False.")
+        parts = [values for values, _ in self._blocks(texts)]
+        return np.concatenate(parts) if parts else np.zeros([0], "int32")
+
+    def _blocks(self, texts):
+        """`(flat ids, row splits)` of each block of `ENCODE_BLOCK` texts, eagerly."""
+        if self._encode_graph is None:
+            # One traced graph for every block: eager string ops cost more
+            # per call than the work on a block.
+            self._encode_graph = tf.function(
+                self.call, input_signature=[tf.TensorSpec([None], tf.string)]
+            )
+        for start in range(0, len(texts), ENCODE_BLOCK):
+            block = tf.constant(texts[start : start + ENCODE_BLOCK], tf.string)
+            ids = self._encode_graph(block)
+            yield ids.flat_values.numpy(), ids.row_splits.numpy()
 
     def compute_output_spec(self, texts):
         shape = (texts.shape[0], None)

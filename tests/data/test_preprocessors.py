@@ -102,3 +102,13 @@ def test_encode_texts_is_the_layer(imdb_vocabulary):
     assert [ids.tolist() for ids in got] == _python_ids(
         tokenizer, imdb_vocabulary, TEXTS
     )
+
+
+def test_a_language_model_stream_is_every_line_then_eos(data_dir):
+    lines = data.load_ptb("valid")[:700]  # more than one encoding block
+    tokenizer = WordTokenizer("whitespace")
+    vocabulary = Vocabulary(tokenizer.tokenize(line) for line in lines[::2])
+    want = [i for ids in _python_ids(tokenizer, vocabulary, lines) for i in ids + [3]]
+    stream = data.token_stream(lines, tokenizer, vocabulary, append_eos=True)
+    assert stream.dtype == np.int32 and stream.tolist() == want
+    assert data.token_stream([], tokenizer, vocabulary).shape == (0,)
