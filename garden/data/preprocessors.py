@@ -107,7 +107,11 @@ class TextToIds(keras.layers.Layer):
         return tokens
 
     def call(self, texts):
-        tokens = self.tokenize(texts)
+        return self.ids_of(self.tokenize(texts))
+
+    def ids_of(self, tokens):
+        """The ids of tokens from `tokenize`: looked up, `<eos>` and padding
+        added as the layer's options say (for a caller that needs both)."""
         ids = tf.ragged.map_flat_values(
             lambda t: tf.cast(self.lookup(t), tf.int32), tokens
         )
@@ -129,8 +133,6 @@ class TextToIds(keras.layers.Layer):
         Returns:
             A list of 1-D `np.int32` arrays, one per text (unpadded).
         """
-        if self.pad:
-            raise ValueError("`encode` gives unpadded ids: call it on pad=False.")
         result = []
         for values, splits in self._blocks(texts):
             result.extend(np.split(values, splits[1:-1]))
@@ -143,13 +145,15 @@ class TextToIds(keras.layers.Layer):
             texts: a list of strings (with `append_eos`, each one's ids end
                 with `<eos>`: the stream of a language model).
         """
-        if self.pad:
-            raise ValueError("`stream` gives unpadded ids: call it on pad=False.")
         parts = [values for values, _ in self._blocks(texts)]
         return np.concatenate(parts) if parts else np.zeros([0], "int32")
 
     def _blocks(self, texts):
         """`(flat ids, row splits)` of each block of `ENCODE_BLOCK` texts, eagerly."""
+        if self.pad:
+            raise ValueError(
+                "`encode` and `stream` give unpadded ids: call them on pad=False."
+            )
         if self._encode_graph is None:
             # One traced graph for every block: eager string ops cost more
             # per call than the work on a block.

@@ -53,7 +53,7 @@ def tagger_archive(model, tokenizer, vocabulary, window):
     def serve(text):
         text = limited_texts(text, "text")
         words = preprocessor.tokenize(text)
-        ids = preprocessor(text)
+        ids = preprocessor.ids_of(words)
         lengths = tf.cast(ids.row_lengths(), tf.int32)
         # Window j of a text of n words holds min(window, n - j * window) words.
         starts = tf.ragged.range(0, lengths, window)

@@ -48,6 +48,11 @@ def test_max_length_eos_and_padding():
     cut = TextToIds(tokenizer, vocabulary, max_length=3, append_eos=True)
     eos = vocabulary.eos_id
     assert cut(tf.constant(TEXTS)).to_list() == [ids[:3] + [eos] for ids in want]
+    tokens = cut.tokenize(tf.constant(TEXTS))
+    assert tokens.to_list() == [
+        [t.encode() for t in tokenizer.tokenize(text)[:3]] for text in TEXTS
+    ]
+    assert cut.ids_of(tokens).to_list() == cut(tf.constant(TEXTS)).to_list()
     padded = TextToIds(tokenizer, vocabulary, pad=True)(tf.constant(TEXTS)).numpy()
     longest = max(map(len, want))
     assert padded.tolist() == [ids + [0] * (longest - len(ids)) for ids in want]
