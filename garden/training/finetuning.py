@@ -12,8 +12,9 @@
 Keras optimizers have one learning rate for all variables and freezing a
 layer (`trainable=False`) needs a new compile and a new optimizer, so both
 techniques are written here as one optimizer that scales its learning rate
-per variable: a frozen group's rate is 0. The group sizes and the number of
-unfrozen groups are optimizer state, so a resumed run keeps them.
+per variable: a frozen group's rate is 0. The groups are in the optimizer's
+config and the number of unfrozen groups is one of its variables, so a saved
+and resumed run keeps both.
 """
 
 import keras
