@@ -6,6 +6,7 @@ TensorFlow itself (tf.function, tf.data, SavedModel, ...) is marked
 `tensorflow_only` and skipped there.
 """
 
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,6 +39,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(
                 pytest.mark.skip(reason=f"TensorFlow only ({BACKEND}): {reason}")
             )
+
+
+@functools.cache
+def _read_text(path, member, mtime_ns, size):
+    return _UNCACHED_OPEN_TEXT[0](path, member)
+
+
+def _cached_open_text(path, member=None):
+    # Keyed by the file's identity: a test that rewrites or corrupts a file
+    # reads it again. Decompressing GloVe (68 MB) took 3 s a run.
+    status = os.stat(path)
+    return _read_text(
+        os.path.realpath(path), member, status.st_mtime_ns, status.st_size
+    )
+
+
+_UNCACHED_OPEN_TEXT = []
+
+
+@pytest.fixture(autouse=True)
+def _read_each_text_once(monkeypatch):
+    """`sources.open_text` decompresses a corpus file once per worker.
+
+    Only under TensorFlow: the data package imports it.
+    """
+    if BACKEND == "tensorflow":
+        from garden.data import sources
+
+        if not _UNCACHED_OPEN_TEXT:
+            _UNCACHED_OPEN_TEXT.append(sources.open_text)
+        monkeypatch.setattr(sources, "open_text", _cached_open_text)
 
 
 @pytest.fixture(autouse=True)
