@@ -181,10 +181,16 @@ def _embedding_matrix(
     found = set()
     exact_found = set()
     for number, line in enumerate(lines, 1):
-        word, _, values = line.rstrip().partition(" ")
+        # Only the word is cut from a line (most lines are not wanted): the
+        # vector's text is copied and parsed for the vocabulary's words alone.
+        space = line.find(" ")
+        word = line[:space] if space >= 0 else line.rstrip()
+        if word not in lowered and word not in wanted:
+            continue
         exact = wanted.get(word, [])
         lower = [row for row in lowered.get(word, ()) if row not in exact_found]
         if exact or lower:
+            values = line[space + 1 :].rstrip() if space >= 0 else ""
             vector = np.asarray(values.split(" "), dtype="float32")
             if vector.shape != (dimension,):
                 raise ValueError(
