@@ -4,8 +4,9 @@
 ids `(batch, steps)` (0 = `<pad>`) to float32 logits `(batch, steps,
 num_labels)`; `compile_tagger` adds the cross-entropy and the micro F1 of
 the mark classes, both skipping padding (label -1). `float32_tagger` is the
-float32 twin that export serves, and `predict_labels` tags id sequences of
-any length in windows, as the exported model does.
+float32 twin that export serves, and `predict_labels` (`predict_logits`)
+tags id sequences of any length in windows, as the exported model does;
+`add_logit_offsets` moves a decision rule's offsets into the output bias.
 """
 
 import keras
@@ -109,8 +110,8 @@ def float32_tagger(config, weights):
     return float32_copy(build_tagger, config, weights)
 
 
-def predict_labels(model, token_ids, window, batch_size=64):
-    """The argmax label of every id of every sequence, tagged in windows.
+def predict_logits(model, token_ids, window, batch_size=64):
+    """The label logits of every id of every sequence, tagged in windows.
 
     Each sequence is cut into consecutive windows of at most `window` ids
     (the last one shorter), each window tagged on its own, as the exported
@@ -119,12 +120,12 @@ def predict_labels(model, token_ids, window, batch_size=64):
 
     Args:
         model: A tagger from `build_tagger`.
-        token_ids: A list of 1-D id sequences (an empty one gets no labels).
+        token_ids: A list of 1-D id sequences (an empty one gets no rows).
         window: Most ids per window.
         batch_size: Windows per batch.
 
     Returns:
-        A list of int32 label arrays, one per sequence, of its length.
+        A list of float32 arrays `(length, num_labels)`, one per sequence.
     """
     places, windows = [], []  # (sequence, start) of each window
     for row, ids in enumerate(token_ids):
@@ -134,12 +135,40 @@ def predict_labels(model, token_ids, window, batch_size=64):
             windows.append(ids[start : start + window])
 
     def predict(batch):
-        logits = model.predict_on_batch(pad_ids(batch, multiple=50))
-        predicted = np.argmax(np.asarray(logits), axis=-1)
-        return [predicted[line, : len(ids)] for line, ids in enumerate(batch)]
+        logits = np.asarray(model.predict_on_batch(pad_ids(batch, multiple=50)))
+        return [logits[line, : len(ids)] for line, ids in enumerate(batch)]
 
-    labels = [np.zeros(len(ids), "int32") for ids in token_ids]
+    num_labels = model.output_shape[-1]
+    logits = [np.zeros((len(ids), num_labels), "float32") for ids in token_ids]
     predicted = predict_by_length(predict, windows, batch_size)
-    for (row, start), window_labels in zip(places, predicted, strict=True):
-        labels[row][start : start + len(window_labels)] = window_labels
-    return labels
+    for (row, start), window_logits in zip(places, predicted, strict=True):
+        logits[row][start : start + len(window_logits)] = window_logits
+    return logits
+
+
+def predict_labels(model, token_ids, window, batch_size=64):
+    """The argmax label of every id of every sequence, tagged in windows.
+
+    As `predict_logits`, which gives the logits.
+
+    Returns:
+        A list of int32 label arrays, one per sequence, of its length.
+    """
+    return [
+        np.argmax(logits, axis=-1).astype("int32")
+        for logits in predict_logits(model, token_ids, window, batch_size)
+    ]
+
+
+def add_logit_offsets(model, offsets):
+    """Adds `offsets` to the tagger's output bias: argmax(logits + offsets).
+
+    How `garden.training.tagging_metrics.mark_offsets`' decision rule
+    becomes part of the model (and of anything exported from it).
+
+    Args:
+        model: A tagger from `build_tagger`.
+        offsets: float `(num_labels,)`.
+    """
+    bias = model.get_layer("logits").bias
+    bias.assign(bias + np.asarray(offsets, bias.dtype))

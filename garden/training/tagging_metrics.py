@@ -95,6 +95,74 @@ def tagging_scores(labels, predictions, class_names, marks=None, ignore=-1):
     return scores
 
 
+def _micro_f1(labels, predictions, marks, num_classes):
+    tp, fp, fn = mark_counts(labels, predictions, num_classes)
+    tp, errors = tp[marks].sum(), fp[marks].sum() + fn[marks].sum()
+    return _ratio(2 * tp, 2 * tp + errors)
+
+
+OFFSET_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
+
+
+def mark_offsets(logits, labels, marks=None, grid=OFFSET_GRID, rounds=10, ignore=-1):
+    """Per-class logit offsets that maximize the marks' micro F1 on held-out data.
+
+    A tagger trained on cross-entropy predicts the most probable class,
+    which is not what maximizes F1 when the marks are rare: the argmax is
+    cautious (the BiGRU's commas: precision 50, recall 32). The decision
+    rule `argmax(logits + offsets)` trades precision for recall per class
+    (Lipton et al. 2014, "Optimal thresholding of classifiers to maximize
+    F1"); the offsets are chosen by coordinate ascent, one mark at a time
+    over `grid`, until a round changes none (class 0, no mark, keeps 0).
+    Choose them on validation data and score on test data.
+
+    Args:
+        logits: float array `(..., num_classes)`.
+        labels: int array of the true class ids, `logits.shape[:-1]`.
+        marks: The ids of the scored classes; default every class but 0.
+        grid: Candidate offsets of each mark.
+        rounds: Most passes over the marks.
+        ignore: Label of positions that do not count (padding).
+
+    Returns:
+        `(offsets, f1)`: float32 offsets `(num_classes,)` (0 where no value
+        of the grid did better) and the micro F1 they reach on these data.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.array([[0.0, -1.0], [0.0, -0.5], [0.0, 1.0], [0.0, -2.0]])
+    >>> offsets, f1 = mark_offsets(logits, np.array([1, 1, 1, 0]))
+    >>> [round(offset, 2) for offset in offsets.tolist()], f1
+    ([0.0, 1.1], 1.0)
+    """
+    logits = np.asarray(logits, "float32")
+    num_classes = logits.shape[-1]
+    logits = logits.reshape(-1, num_classes)
+    labels = np.asarray(labels, "int64").reshape(-1)
+    kept = labels != ignore
+    logits, labels = logits[kept], labels[kept]
+    marks = list(range(1, num_classes) if marks is None else marks)
+
+    def f1(offsets):
+        return _micro_f1(labels, np.argmax(logits + offsets, -1), marks, num_classes)
+
+    offsets = np.zeros(num_classes, "float32")
+    best = f1(offsets)
+    for _ in range(rounds):
+        improved = False
+        for mark in marks:
+            for value in grid:
+                trial = offsets.copy()
+                trial[mark] = value
+                score = f1(trial)
+                if score > best:  # a tie keeps the current offset
+                    best, offsets, improved = score, trial, True
+        if not improved:
+            break
+    return offsets, best
+
+
 def scores_table(scores):
     """A Markdown table of `tagging_scores` (percentages, two decimals)."""
     lines = [

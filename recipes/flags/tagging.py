@@ -3,6 +3,8 @@
 The flags of `recipes.tagging` (the parser's description is the line above).
 """
 
+import argparse
+
 from garden import cli
 from recipes.flags import PUNCTUATION_WINDOW
 
@@ -29,6 +31,13 @@ def parse_args(argv=None):
         type=cli.positive_int,
         default=PUNCTUATION_WINDOW,
         help="words per window: longer texts are tagged in consecutive windows",
+    )
+    task.add_argument(
+        "--mark-offsets",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after training, add to each mark's logit the offset that maximizes "
+        "the validation F1 (folded into the output bias, so the export has it)",
     )
     cli.add_review_sample_flags(task, validation_size=2500)
     task.add_argument(

@@ -247,6 +247,7 @@ RECIPES = {
         {
             "--max-test-examples": Probe(after_fit=True),
             "--punctuate": Probe(value="so good i loved it", after_fit=True),
+            "--mark-offsets": Probe(after_fit=True),
             "--evaluate": _checkpoint("tagging"),
         },
     ),

@@ -3,6 +3,8 @@
 import os
 import re
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -61,6 +63,22 @@ def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
     served = tf.saved_model.load(str(tmp_path / "exports" / "tagging" / "1"))
     got = served.signatures["serving_default"](text=tf.constant(BAD_INPUT))
     assert [text.decode() for text in got["punctuated"].numpy()] == shown
+    # The offsets chosen on validation are in the exported output bias.
+    chosen = re.search(
+        r"Mark offsets chosen on validation: comma (\S+), period (\S+), "
+        r"question (\S+) \(validation F1 ([\d.]+) -> ([\d.]+)\)",
+        output,
+    )
+    assert float(chosen[5]) >= float(chosen[4])
+    trained = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    exported = keras.saving.load_model(tmp_path / "exports" / "tagging" / "1.keras")
+    bias = [
+        np.asarray(trained.get_layer("logits").bias),
+        np.asarray(exported.get_layer("tagger").get_layer("logits").bias),
+    ]
+    offsets = [0.0, *map(float, chosen.groups()[:3])]
+    assert any(offsets)  # the 1-epoch model marks too few words
+    np.testing.assert_allclose(bias[1] - bias[0], offsets, atol=0.051)
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from garden.training.tagging_metrics import (
+    OFFSET_GRID,
     MarkF1,
     mark_counts,
+    mark_offsets,
     scores_table,
     tagging_scores,
 )
@@ -93,3 +95,41 @@ def test_keras_metric_skips_positions_of_zero_sample_weight():
     unweighted = tagging_scores(labels, logits.argmax(-1), NAMES)["overall"]["f1"]
     assert want != pytest.approx(unweighted)
     assert float(metric.result()) == pytest.approx(want, rel=1e-6)
+
+
+def test_offsets_undo_a_shift_of_the_mark_logits():
+    # Perfect scores, then each mark's logit lowered: plain argmax misses
+    # every comma (shift 2.5) and some periods (1.8); the offsets give it back.
+    rng = np.random.default_rng(0)
+    labels = rng.choice(4, size=2000, p=[0.8, 0.1, 0.08, 0.02])
+    labels[:5] = -1  # padding does not count
+    logits = np.eye(4)[labels] * 2.0 + rng.uniform(-0.4, 0.4, (2000, 4))
+    shifted = logits - np.array([0.0, 2.5, 1.8, 0.0])
+    before = tagging_scores(labels, np.argmax(shifted, -1), NAMES)["overall"]["f1"]
+    assert before < 0.7
+    offsets, f1 = mark_offsets(shifted, labels)
+    assert f1 == 1.0 and offsets[0] == 0.0
+    predicted = np.argmax(shifted + offsets, -1)
+    assert tagging_scores(labels, predicted, NAMES)["overall"]["f1"] == 1.0
+    # Raised past the gap the shift left (2.0 between a right logit and 0).
+    assert offsets[1] > 2.5 - 2.0 and offsets[2] > 0.0 and offsets[3] == 0.0
+    # A right model keeps its argmax.
+    assert not mark_offsets(logits, labels)[0].any()
+
+
+def test_offsets_reach_the_best_pair_of_an_exhaustive_search():
+    rng = np.random.default_rng(3)
+    labels = rng.choice(3, size=3000, p=[0.85, 0.1, 0.05])
+    logits = np.eye(3)[labels] + rng.normal(0.0, 0.9, (3000, 3))
+    grid = OFFSET_GRID[::5]  # steps of 0.5
+    offsets, f1 = mark_offsets(logits, labels, grid=grid)
+    names = NAMES[:3]
+
+    def score(a, b):
+        predicted = np.argmax(logits + [0.0, a, b], -1)
+        return tagging_scores(labels, predicted, names)["overall"]["f1"]
+
+    best = max(score(a, b) for a in grid for b in grid)
+    plain = score(0.0, 0.0)
+    assert f1 == pytest.approx(score(*offsets[1:])) and f1 > plain + 0.02
+    assert f1 == pytest.approx(best, abs=0.005)
