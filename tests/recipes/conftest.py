@@ -1,4 +1,5 @@
-"""What the recipe tests share: IMDb read once per worker; small search spaces."""
+"""What the recipe tests share: corpora read and cut once per worker; small
+search spaces."""
 
 import functools
 import os
@@ -6,6 +7,8 @@ import os
 import pytest
 
 from garden import data
+from garden.data.splits import split_pairs
+from recipes import translation
 
 
 @functools.cache
@@ -18,10 +21,41 @@ def _cached_imdb(split):
     return _read_imdb(split, os.environ.get("GARDEN_DATA"))
 
 
+@functools.cache
+def _read_english_french(data_dir):
+    return data.corpora.load_english_french()
+
+
+def _cached_english_french(*args, **kwargs):
+    if args or kwargs:  # another file, or a part of it
+        return data.corpora.load_english_french(*args, **kwargs)
+    return _read_english_french(os.environ.get("GARDEN_DATA"))
+
+
+@functools.cache
+def _split_pairs(data_dir, test_size, validation_size, seed):
+    pairs = _read_english_french(data_dir)
+    return split_pairs(pairs, test_size, validation_size, seed)
+
+
+def _cached_split_pairs(pairs, test_size, validation_size, seed):
+    # The translation recipe cuts all 165,130 pairs (a second each time):
+    # the cut of the cached pairs is cached too, and handed out as copies
+    # (the recipe replaces its train split).
+    data_dir = os.environ.get("GARDEN_DATA")
+    if pairs is not _read_english_french(data_dir):
+        return split_pairs(pairs, test_size, validation_size, seed)
+    splits = _split_pairs(data_dir, test_size, validation_size, seed)
+    return {name: list(split) for name, split in splits.items()}
+
+
 @pytest.fixture(autouse=True)
 def _read_imdb_once(monkeypatch):
-    """`garden.data.load_imdb` returns the split read the first time it was asked."""
+    """`garden.data.load_imdb` returns the split read the first time it was
+    asked; the translation recipe's pairs are read and cut once the same way."""
     monkeypatch.setattr(data, "load_imdb", _cached_imdb)
+    monkeypatch.setattr(data, "load_english_french", _cached_english_french)
+    monkeypatch.setattr(translation, "split_pairs", _cached_split_pairs)
 
 
 def fix_search_space(monkeypatch, recipe, **values):
