@@ -19,18 +19,28 @@ samples). Words seen at least 5 times form the vocabulary; others are
 three reviews in five fit in one) that are tagged independently, in training,
 evaluation and the exported model alike, so every test word is scored.
 
+After training, each mark's logit gets the offset that maximizes the
+validation F1 (`--mark-offsets`, on by default: the argmax of a model
+trained on cross-entropy is cautious with rare marks), folded into the
+output bias so that the report, `--punctuate` and the export share it.
+
 Report: precision, recall and F1 of each mark and their micro average over
 the three marks ("none" excluded), as a Markdown table. The run can
 punctuate texts given on the command line (`--punctuate`; a text with no
 words gives ""), tune (KerasTuner: cell, units, layers, dropout, optimizer,
 learning rate) and export a SavedModel that takes bare text and returns it
-punctuated. After 2 epochs, on all 25,000 test reviews, the BiGRU reaches a
-micro F1 of 43.94 over the marks (comma 29.81, period 55.59, question 4.98);
-a left-to-right GRU, which never sees the next word, 7.60. Full table and
-timings are in docs/tagging.md.
+punctuated. On all 25,000 test reviews, a BiGRU of two 256-unit layers
+trained 6 epochs reaches a micro F1 of 57.34 over the marks; one layer
+after 5 epochs 53.79 (52.22 with the plain argmax); a left-to-right GRU,
+which never sees the next word, 29.71 after 3 epochs. Commands, per-mark
+scores and timings are in docs/tagging.md.
 
-    python -m recipes.tagging --cell gru --epochs 2
-    python -m recipes.tagging --cell gru --unidirectional --epochs 2
+    python -m recipes.tagging --cell gru --num-layers 2 --dropout 0.3 \
+        --batch-size 32 --learning-rate 0.002 --clip-norm 5 --lr-decay 0.6 \
+        --lr-decay-start 3 --epochs 6
+    python -m recipes.tagging --cell gru --unidirectional --batch-size 32 \
+        --learning-rate 0.002 --clip-norm 5 --lr-decay 0.6 --lr-decay-start 3 \
+        --epochs 3
 """
 
 import time
