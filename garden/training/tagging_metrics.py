@@ -95,12 +95,6 @@ def tagging_scores(labels, predictions, class_names, marks=None, ignore=-1):
     return scores
 
 
-def _micro_f1(labels, predictions, marks, num_classes):
-    tp, fp, fn = mark_counts(labels, predictions, num_classes)
-    tp, errors = tp[marks].sum(), fp[marks].sum() + fn[marks].sum()
-    return _ratio(2 * tp, 2 * tp + errors)
-
-
 OFFSET_GRID = np.round(np.arange(-3.0, 3.01, 0.1), 2)
 
 
@@ -145,7 +139,9 @@ def mark_offsets(logits, labels, marks=None, grid=OFFSET_GRID, rounds=10, ignore
     marks = list(range(1, num_classes) if marks is None else marks)
 
     def f1(offsets):
-        return _micro_f1(labels, np.argmax(logits + offsets, -1), marks, num_classes)
+        predictions = np.argmax(logits + offsets, -1)
+        counts = mark_counts(labels, predictions, num_classes, ignore)
+        return _scores(*(count[marks].sum() for count in counts))["f1"]
 
     offsets = np.zeros(num_classes, "float32")
     best = f1(offsets)
