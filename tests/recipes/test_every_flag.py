@@ -109,7 +109,9 @@ def _file(name):
     return lambda root: os.path.join(root, "inputs", name)
 
 
-LM_PROMPT = ("--prompt", "the time")
+# Sampling flags reach `generate`: four continuations, four tokens each.
+PROMPTED = ("--prompt", "the time", "--max-output-length", "4")
+SAMPLING = Probe(setting=PROMPTED, reaches="generate")
 # Reports whose results nothing uses, skipped after `fit` to keep the runs short.
 SKIP = {"language_model": ("report_perplexity",)}
 EXPORT = {
@@ -140,10 +142,10 @@ RECIPES = {
             "--eval-rows": Probe(reaches="report_perplexity"),
             "--evaluate": _checkpoint("language_model"),
             "--prompt": Probe(value="the time", after_fit=True),
-            "--max-output-length": Probe(setting=LM_PROMPT, reaches="generate"),
-            "--temperature": Probe(setting=LM_PROMPT, reaches="generate"),
-            "--top-k": Probe(setting=LM_PROMPT, reaches="generate"),
-            "--top-p": Probe(setting=LM_PROMPT, reaches="generate"),
+            "--max-output-length": SAMPLING,
+            "--temperature": SAMPLING,
+            "--top-k": SAMPLING,
+            "--top-p": SAMPLING,
         },
     ),
     "sentiment": (
@@ -180,7 +182,7 @@ RECIPES = {
             "--test-size": Probe(value="60"),
             "--validation-size": Probe(value="80"),
             "--beam-width": Probe(after_fit=True),
-            "--length-penalty": Probe(reaches="Translator"),
+            "--length-penalty": Probe(after_fit=True, stop_at="Translator"),
             "--translations": Probe(value=_in("run", "other.tsv"), after_fit=True),
             "--translate": Probe(value="i am here .", after_fit=True),
             "--evaluate": _checkpoint("translation"),
@@ -391,7 +393,9 @@ def _trace(name, argv, root, probe):
         RECIPES[name][0],
         flags,
         root,
-        stop_at_fit=not (after_fit or stop_at),
+        # A run stops at its first `fit` unless what the probe looks for
+        # comes after it; `stop_at` may come first (a search's tuner).
+        stop_at_fit=not after_fit,
         reaches=probe.reaches,
         stop_at=stop_at,
         skip=skip if after_fit else (),
