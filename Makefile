@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-jax lint benchmark clean
+.PHONY: demo test test-jax test-torch lint benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ lint: $(VENV)/.installed
 # Then the keras.ops code again on JAX, in its own process (the backend is
 # chosen when Keras is imported): the essential checks only, as each eager
 # JAX call compiles and the whole set takes 10 minutes there.
-JAX_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
+LAYER_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
 	tests/layers/test_lstm.py tests/layers/test_attention.py tests/layers/test_tree.py \
 	tests/layers/test_text_cnn.py tests/layers/test_recurrent.py tests/decoding
 JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
@@ -43,7 +43,14 @@ test: lint
 test-jax: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[jax]"
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -m "not tensorflow_only" \
-		-k "$(JAX_SELECT)" $(JAX_TESTS)
+		-k "$(JAX_SELECT)" $(LAYER_TESTS)
+
+# The whole layer and decoding set on PyTorch's CPU build: 25 s there.
+test-torch: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet \
+		--extra-index-url https://download.pytorch.org/whl/cpu -e ".[torch]"
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -n 2 -m "not tensorflow_only" \
+		$(LAYER_TESTS)
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python benchmarks/rnn_speed.py

@@ -45,6 +45,9 @@ def value_and_gradients(loss, variables):
     if backend == "torch":
         import torch
 
-        value = loss()
-        return value, list(torch.autograd.grad(value, values))
+        for value in values:  # also the non-trainable ones (inputs, states)
+            value.requires_grad_(True)
+        with torch.enable_grad():  # the tests run without it (conftest.py)
+            value = loss()
+            return value, list(torch.autograd.grad(value, values))
     raise NotImplementedError(f"No gradients on the {backend!r} backend.")

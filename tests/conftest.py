@@ -1,7 +1,7 @@
 """Settings every test shares: quiet TensorFlow, a fixed seed, a clean policy.
 
-The layer and decoding tests also run on the JAX backend
-(`KERAS_BACKEND=jax`, set before Keras is imported); a test that needs
+The layer and decoding tests also run on the JAX and PyTorch backends
+(`KERAS_BACKEND=jax` or `torch`, set before Keras is imported); a test that needs
 TensorFlow itself (tf.function, tf.data, SavedModel, ...) is marked
 `tensorflow_only` and skipped there.
 """
@@ -70,6 +70,29 @@ def _read_each_text_once(monkeypatch):
         if not _UNCACHED_OPEN_TEXT:
             _UNCACHED_OPEN_TEXT.append(sources.open_text)
         monkeypatch.setattr(sources, "open_text", _cached_open_text)
+
+
+@pytest.fixture(autouse=True)
+def _no_autograd_on_torch(monkeypatch):
+    """On PyTorch, layer outputs read as NumPy arrays: no autograd records them.
+
+    It records where gradients are asked for: in `Model.fit` and in
+    `tests.backends.value_and_gradients`.
+    """
+    if BACKEND != "torch":
+        yield
+        return
+    import torch
+
+    fit = keras.Model.fit
+
+    def fit_with_autograd(self, *args, **kwargs):
+        with torch.enable_grad():
+            return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_with_autograd)
+    with torch.no_grad():
+        yield
 
 
 @pytest.fixture(autouse=True)

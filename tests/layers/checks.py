@@ -28,7 +28,7 @@ def check_against_numpy(layer_class, numpy_step, dtype, units=5, **kwargs):
     weights = random_weights(layer, seed=1)
     states = [rng.normal(size=(3, units)).astype(dtype) for _ in layer.state_size]
     outputs, *finals = layer(x, initial_state=states, mask=mask)
-    assert outputs.dtype == dtype
+    assert keras.backend.standardize_dtype(outputs.dtype) == dtype
 
     def step(x_t, *state):
         return numpy_step(x_t.astype("float64"), *state, *weights)
@@ -58,7 +58,7 @@ def check_gradients(cell_class, units=3, **kwargs):
     projection = rng.normal(size=(2, 4, units)).astype(dtype)
 
     def loss():
-        return keras.ops.sum(layer(x) * projection)
+        return keras.ops.sum(layer(x) * keras.ops.convert_to_tensor(projection))
 
     _, gradients = value_and_gradients(loss, layer.trainable_weights)
     epsilon, tolerance = (1e-6, 1e-6) if dtype == "float64" else (1e-3, 1e-2)

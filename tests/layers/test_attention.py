@@ -45,7 +45,9 @@ def test_mask_is_safe_in_half_precision(policy):
     layer = AdditiveAttention(6)
     layer.build(query.shape, value.shape)
     layer.set_weights(reference.get_weights())
-    got = np.asarray(layer(query, value, mask=mask), "float32")
+    got = keras.ops.convert_to_numpy(
+        keras.ops.cast(layer(query, value, mask=mask), "float32")
+    )
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got[0], want[0], atol=3e-2)
     # A query with no valid key attends to nothing: a zero context, not NaN.
