@@ -45,7 +45,7 @@ test-jax: $(VENV)/.installed
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -m "not tensorflow_only" \
 		-k "$(JAX_SELECT)" $(LAYER_TESTS)
 
-# The whole layer and decoding set on PyTorch's CPU build: 25 s there.
+# The whole layer and decoding set on PyTorch's CPU build (28 s on 2 cores).
 test-torch: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet \
 		--extra-index-url https://download.pytorch.org/whl/cpu -e ".[torch]"

@@ -45,8 +45,8 @@ def value_and_gradients(loss, variables):
     if backend == "torch":
         import torch
 
-        for value in values:  # also the non-trainable ones (inputs, states)
-            value.requires_grad_(True)
+        for tensor in values:  # also the non-trainable ones (inputs, states)
+            tensor.requires_grad_(True)
         with torch.enable_grad():  # the tests run without it (conftest.py)
             value = loss()
             return value, list(torch.autograd.grad(value, values))
