@@ -25,9 +25,10 @@ lint: $(VENV)/.installed
 # Two pytest workers: most tests wait on one core (tracing, subprocesses);
 # an idle worker takes queued tests from the busy one (worksteal), so one
 # long test at the end does not keep the other worker waiting.
-# Then the keras.ops code again on JAX, in its own process (the backend is
-# chosen when Keras is imported): the essential checks only, as each eager
-# JAX call compiles and the whole set takes 10 minutes there.
+# The keras.ops code runs again on JAX and on PyTorch, each in its own
+# process (the backend is chosen when Keras is imported): on JAX the essential
+# checks only, as each eager JAX call compiles and the whole set takes 10
+# minutes there.
 LAYER_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
 	tests/layers/test_lstm.py tests/layers/test_attention.py tests/layers/test_tree.py \
 	tests/layers/test_text_cnn.py tests/layers/test_recurrent.py tests/decoding
