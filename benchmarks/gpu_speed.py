@@ -12,7 +12,9 @@ architecture on the same batch, in one process,
 
 and prints milliseconds per train step (median of the rounds) and the ratios
 garden / keras and garden loop / keras, with whether each model took the
-fused path (seen by wrapping the backend's `lstm` and `gru`). The cases:
+fused path (seen by wrapping the backend's `lstm` and `gru`) and, before any
+training, the largest difference between each model's output and the fused
+garden model's with the same weights. The cases:
 
     char_lm      LSTM 256 over one-hot characters (28), batch 32 x 35 steps,
                  28-way softmax (The Time Machine)
@@ -31,8 +33,9 @@ slows all alike. Token ids are random: a step's time does not depend on
 which ids it reads. Nothing is downloaded.
 
 The backend is `KERAS_BACKEND` when set, else TensorFlow if installed, else
-JAX, else PyTorch. With no GPU visible the script stops with exit status 2;
-`--allow-cpu` runs it anyway (to check the script, not to measure).
+JAX, else PyTorch; TensorFlow need not be installed. With no GPU visible the
+script stops with exit status 2; `--allow-cpu` runs it anyway (to check the
+script, not to measure).
 
 Run:
 
@@ -59,12 +62,16 @@ if "KERAS_BACKEND" not in os.environ:
             os.environ["KERAS_BACKEND"] = _backend
             break
 
+# Only the layers are needed: `import garden` would also load the data and
+# export modules, which need TensorFlow, absent from a JAX- or PyTorch-only
+# GPU machine.
+os.environ.setdefault("GARDEN_DEFER_KERAS", "1")
+
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras.src import backend as keras_backend  # noqa: E402
 
 import garden.layers  # noqa: E402
-from garden.training import set_precision  # noqa: E402
 
 MODELS = ("garden", "keras", "garden loop")
 POLICIES = ("float32", "mixed_float16")
@@ -85,6 +92,18 @@ class FusedCalls:
             return result
 
         return counted
+
+
+def visible_gpus():
+    """The GPUs the Keras backend sees, by name."""
+    if keras.backend.backend() == "torch":  # Keras has no device list for it
+        import torch
+
+        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    try:
+        return keras.distribution.list_devices("gpu")
+    except RuntimeError:  # JAX's answer when it has no GPU platform
+        return []
 
 
 def layer_factory(model_name, cell):
@@ -199,24 +218,47 @@ def seconds_per_step(model, x, y, steps):
     return (time.perf_counter() - start) / steps
 
 
+def largest_difference(models, x):
+    """Largest |output - garden's output| of each model, all on garden's weights.
+
+    The three models share one weight layout (the garden's is Keras's), so
+    they compute the same function: a fused path that read the weights,
+    mask or direction wrongly would show here.
+    """
+    weights = models["garden"].get_weights()
+    outputs = {}
+    for name, model in models.items():
+        model.set_weights(weights)
+        outputs[name] = keras.ops.convert_to_numpy(model(x, training=False))
+    return {
+        name: float(np.max(np.abs(outputs[name] - outputs["garden"])))
+        for name in models
+        if name != "garden"
+    }
+
+
 def time_case(make_case, policy, args, rng, fused_calls):
-    """Median milliseconds per step and the fused-call count of each model."""
-    set_precision(policy)
+    """Median milliseconds per step, the fused-call count of each model, and
+    the models' largest output differences before training."""
+    keras.config.set_dtype_policy(policy)
     build, cell, x, y = make_case(rng)
     models, fused = {}, {}
     for name in MODELS:
         model, loss = build(layer_factory(name, cell))
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        models[name] = model
+    differences = largest_difference(models, x)
+    for name, model in models.items():
         before = fused_calls.count
         seconds_per_step(model, x, y, args.warmup)  # traces and compiles
         fused[name] = fused_calls.count - before
-        models[name] = model
     times = {name: [] for name in models}
     for round_index in range(args.rounds):
         order = list(models) if round_index % 2 == 0 else list(models)[::-1]
         for name in order:
             times[name].append(seconds_per_step(models[name], x, y, args.steps))
-    return {name: 1000 * statistics.median(times[name]) for name in times}, fused
+    ms = {name: 1000 * statistics.median(times[name]) for name in times}
+    return ms, fused, differences
 
 
 def main(argv=None):
@@ -241,7 +283,7 @@ def main(argv=None):
         parser.error("--rounds, --steps and --warmup must be positive integers")
 
     backend = keras.backend.backend()
-    gpus = keras.distribution.list_devices("gpu")
+    gpus = visible_gpus()
     if not gpus and not args.allow_cpu:
         print(
             f"gpu_speed: no GPU is visible to the {backend} backend, so there is "
@@ -259,24 +301,27 @@ def main(argv=None):
     print(
         "| case | policy | garden (ms/step) | keras (ms/step) "
         "| garden loop (ms/step) | garden / keras | loop / keras "
-        "| fused: garden, keras |"
+        "| fused: garden, keras | max |diff|: keras, loop |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---|---|")
     for case in args.cases:
         for policy in args.policies:
-            ms, fused = time_case(CASES[case], policy, args, rng, fused_calls)
+            ms, fused, differences = time_case(
+                CASES[case], policy, args, rng, fused_calls
+            )
             took = ", ".join(
                 "yes" if fused[name] else "no" for name in ("garden", "keras")
             )
             print(
                 f"| {case} | {policy} | {ms['garden']:.1f} | {ms['keras']:.1f} "
                 f"| {ms['garden loop']:.1f} | {ms['garden'] / ms['keras']:.2f} "
-                f"| {ms['garden loop'] / ms['keras']:.2f} | {took} |",
+                f"| {ms['garden loop'] / ms['keras']:.2f} | {took} "
+                f"| {differences['keras']:.1e}, {differences['garden loop']:.1e} |",
                 flush=True,
             )
             if fused["garden loop"]:
                 raise AssertionError("use_cudnn=False took the fused path")
-    set_precision("float32")
+    keras.config.set_dtype_policy("float32")
     return 0
 
 
