@@ -12,7 +12,14 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 def gpu_visible():
     """Whether the Keras backend sees a GPU."""
-    return bool(keras.distribution.list_devices("gpu"))
+    if keras.backend.backend() == "torch":  # Keras has no device list for it
+        import torch
+
+        return torch.cuda.is_available()
+    try:
+        return bool(keras.distribution.list_devices("gpu"))
+    except RuntimeError:  # JAX's answer when it has no GPU platform
+        return False
 
 
 def cpu_computes_bfloat16():
