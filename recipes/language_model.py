@@ -287,10 +287,7 @@ def prepare_data(args, strategy, policy):
     """
     texts, tokenizer, append_eos = load_corpus(args)
     vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
-    streams = {
-        split: data.token_stream(split_texts, tokenizer, vocabulary, append_eos)
-        for split, split_texts in texts.items()
-    }
+    streams = data.token_streams(texts, tokenizer, vocabulary, append_eos)
     describe_data(
         vocabulary=vocabulary.tokens,
         tokenizer=tokenizer.get_config(),

@@ -32,6 +32,7 @@ from garden.data.language_model import (
     partition_sequential,
     sentence_dataset,
     token_stream,
+    token_streams,
 )
 from garden.data.preprocessors import TextToIds, encode_texts
 from garden.data.seq2seq import (
@@ -96,6 +97,7 @@ __all__ = [
     "phrase_dataset",
     "sentence_dataset",
     "token_stream",
+    "token_streams",
     "translation_dataset",
     "tree_dataset",
     "truncate_pad",

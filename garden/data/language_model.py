@@ -44,6 +44,20 @@ def token_stream(texts, tokenizer, vocabulary, append_eos=False):
     return TextToIds(tokenizer, vocabulary, append_eos=append_eos).stream(list(texts))
 
 
+def token_streams(texts, tokenizer, vocabulary, append_eos=False):
+    """`token_stream` of each split, all through one encoder (traced once).
+
+    Args:
+        texts: a dict of lists of strings, keyed by split.
+        tokenizer, vocabulary, append_eos: as in `token_stream`.
+
+    Returns:
+        A dict of 1-D `np.int32` arrays with the keys of `texts`.
+    """
+    encoder = TextToIds(tokenizer, vocabulary, append_eos=append_eos)
+    return {split: encoder.stream(list(lines)) for split, lines in texts.items()}
+
+
 def _check_positive(name, value):
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(

@@ -104,6 +104,22 @@ def test_time_machine_word_and_character_streams(data_dir):
     assert vocabulary.decode(stream[:4]) == ["the", "time", "machine", "by"]
 
 
+def test_token_streams_encode_each_split_as_token_stream_does():
+    texts = {"train": ["the film was good", "awful"], "valid": ["good film", ""]}
+    tokenizer = data.WordTokenizer("whitespace")
+    vocabulary = data.Vocabulary(tokenizer.tokenize(line) for line in texts["train"])
+    streams = data.token_streams(texts, tokenizer, vocabulary, append_eos=True)
+    assert list(streams) == ["train", "valid"]
+    for split, lines in texts.items():
+        np.testing.assert_array_equal(
+            streams[split],
+            data.token_stream(lines, tokenizer, vocabulary, append_eos=True),
+        )
+    assert vocabulary.decode(streams["valid"]) == [
+        "good", "film", "<eos>", "<eos>"
+    ]  # fmt: skip
+
+
 def test_every_epoch_has_the_announced_number_of_batches():
     from garden.data import partition_random, partition_sequential
 

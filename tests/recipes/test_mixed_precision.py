@@ -95,10 +95,7 @@ def time_machine():
     args = language_model.parse_args(LANGUAGE_MODEL_SMALL)
     texts, tokenizer, append_eos = language_model.load_corpus(args)
     vocabulary = data.Vocabulary(tokenizer.tokenize(text) for text in texts["train"])
-    streams = {
-        split: data.token_stream(split_texts, tokenizer, vocabulary, append_eos)
-        for split, split_texts in texts.items()
-    }
+    streams = data.token_streams(texts, tokenizer, vocabulary, append_eos)
     return texts, tokenizer, vocabulary, streams
 
 
