@@ -57,6 +57,8 @@ class Probe:
             stands for the recipe's export function).
         fails: The changed flag is meant to stop the run with an error (a
             missing data directory).
+        skip_reports: The flag acts after the test-set report (`REPORTS`),
+            which the runs then skip, as its results do not depend on it.
     """
 
     value: object = None
@@ -65,6 +67,7 @@ class Probe:
     reaches: str = None
     stop_at: str = None
     fails: bool = False
+    skip_reports: bool = False
 
 
 def _in(directory, *parts):
@@ -83,9 +86,15 @@ SHARED = {
     "--max-trials": Probe(
         value="2", setting=(*TUNE, "--tuner", "random"), stop_at=MAKE_TUNER
     ),
-    "--export": Probe(value=_in("exports"), after_fit=True, stop_at="export"),
+    "--export": Probe(
+        value=_in("exports"), after_fit=True, stop_at="export", skip_reports=True
+    ),
     "--model-name": Probe(
-        value="renamed", setting=("--export",), after_fit=True, stop_at="export"
+        value="renamed",
+        setting=("--export",),
+        after_fit=True,
+        stop_at="export",
+        skip_reports=True,
     ),
 }
 
@@ -114,6 +123,14 @@ PROMPTED = ("--prompt", "the time", "--max-output-length", "4")
 SAMPLING = Probe(setting=PROMPTED, reaches="generate")
 # Reports whose results nothing uses, skipped after `fit` to keep the runs short.
 SKIP = {"language_model": ("report_perplexity",)}
+# Each recipe's test-set report, skipped too where a probe says its flag acts
+# after it (exports, predictions of given texts).
+REPORTS = {
+    "sentiment": ("report_test",),
+    "translation": ("report_test",),
+    "sst": ("report_test",),
+    "tagging": ("report_test",),
+}
 EXPORT = {
     "language_model": "export_language_model",
     "sentiment": "export_classifier",
@@ -165,7 +182,7 @@ RECIPES = {
             "--bigram-min-count": Probe(setting=("--model", "nbsvm")),
             "--max-test-examples": Probe(after_fit=True),
             "--predictions": Probe(value=_in("run", "elsewhere.tsv"), after_fit=True),
-            "--predict": Probe(value="a fine film", after_fit=True),
+            "--predict": Probe(value="a fine film", after_fit=True, skip_reports=True),
             "--evaluate": _checkpoint("sentiment"),
         },
     ),
@@ -184,7 +201,9 @@ RECIPES = {
             "--beam-width": Probe(after_fit=True),
             "--length-penalty": Probe(after_fit=True, stop_at="Translator"),
             "--translations": Probe(value=_in("run", "other.tsv"), after_fit=True),
-            "--translate": Probe(value="i am here .", after_fit=True),
+            "--translate": Probe(
+                value="i am here .", after_fit=True, skip_reports=True
+            ),
             "--evaluate": _checkpoint("translation"),
         },
     ),
@@ -248,7 +267,9 @@ RECIPES = {
         ],
         {
             "--max-test-examples": Probe(after_fit=True),
-            "--punctuate": Probe(value="so good i loved it", after_fit=True),
+            "--punctuate": Probe(
+                value="so good i loved it", after_fit=True, skip_reports=True
+            ),
             "--mark-offsets": Probe(after_fit=True),
             "--evaluate": _checkpoint("tagging"),
         },
@@ -387,7 +408,8 @@ def _trace(name, argv, root, probe):
         flags += ["--tune-dir", os.path.join(root, "tuning")]
     flags += argv
     after_fit = probe.after_fit or probe.reaches
-    skip = [name for name in SKIP.get(name, ()) if name != probe.reaches]
+    skip = [*SKIP.get(name, ()), *(REPORTS.get(name, ()) if probe.skip_reports else ())]
+    skip = [function for function in skip if function != probe.reaches]
     stop_at = EXPORT.get(name) if probe.stop_at == "export" else probe.stop_at
     return flag_trace.trace(
         RECIPES[name][0],
@@ -404,6 +426,7 @@ def _trace(name, argv, root, probe):
 
 def _base(name, setting, root, probe):
     key = (name, setting, probe.after_fit, probe.reaches, probe.stop_at)
+    key += (probe.skip_reports,)
     if key not in _BASE:
         _BASE[key] = _trace(name, [*RECIPES[name][1], *setting], root, probe)
     return _BASE[key]
