@@ -72,6 +72,7 @@ import numpy as np  # noqa: E402
 from keras.src import backend as keras_backend  # noqa: E402
 
 import garden.layers  # noqa: E402
+from garden.devices import visible_gpus  # noqa: E402
 
 MODELS = ("garden", "keras", "garden loop")
 POLICIES = ("float32", "mixed_float16")
@@ -92,18 +93,6 @@ class FusedCalls:
             return result
 
         return counted
-
-
-def visible_gpus():
-    """The GPUs the Keras backend sees, by name."""
-    if keras.backend.backend() == "torch":  # Keras has no device list for it
-        import torch
-
-        return [f"cuda:{index}" for index in range(torch.cuda.device_count())]
-    try:
-        return keras.distribution.list_devices("gpu")
-    except RuntimeError:  # JAX's answer when it has no GPU platform
-        return []
 
 
 def layer_factory(model_name, cell):

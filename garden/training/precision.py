@@ -7,19 +7,14 @@ each trial, and that resets the global dtype policy to float32.
 
 import keras
 
+from garden.devices import visible_gpus
+
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 def gpu_visible():
     """Whether the Keras backend sees a GPU."""
-    if keras.backend.backend() == "torch":  # Keras has no device list for it
-        import torch
-
-        return torch.cuda.is_available()
-    try:
-        return bool(keras.distribution.list_devices("gpu"))
-    except RuntimeError:  # JAX's answer when it has no GPU platform
-        return False
+    return bool(visible_gpus())
 
 
 def cpu_computes_bfloat16():
