@@ -54,8 +54,10 @@ def run(args):
     splits = split_time_machine(text)
     train_text, valid_text = splits["train"], splits["valid"]
     vocabulary = data.Vocabulary(tokenizer.tokenize(train_text))
-    train_ids = data.token_stream([train_text], tokenizer, vocabulary)
-    valid_ids = data.token_stream([valid_text], tokenizer, vocabulary)
+    streams = data.token_streams(
+        {"train": [train_text], "valid": [valid_text]}, tokenizer, vocabulary
+    )
+    train_ids, valid_ids = streams["train"], streams["valid"]
     print(
         f"The Time Machine: {len(train_ids):,} training and {len(valid_ids):,} "
         f"validation characters, vocabulary of {len(vocabulary)}."
