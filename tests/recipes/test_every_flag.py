@@ -425,8 +425,14 @@ def _trace(name, argv, root, probe):
 
 
 def _base(name, setting, root, probe):
-    key = (name, setting, probe.after_fit, probe.reaches, probe.stop_at)
-    key += (probe.skip_reports,)
+    key = (
+        name,
+        setting,
+        probe.after_fit,
+        probe.reaches,
+        probe.stop_at,
+        probe.skip_reports,
+    )
     if key not in _BASE:
         _BASE[key] = _trace(name, [*RECIPES[name][1], *setting], root, probe)
     return _BASE[key]
