@@ -74,13 +74,21 @@ def _digest(value):
     return hasher.hexdigest()
 
 
+# The batches as the pipeline builds them, without tf.data's graph rewrites
+# and autotuning: the same values, and the iterator costs half as much to make
+# (a tenth of each traced run).
+_AS_BUILT = tf.data.Options()
+_AS_BUILT.experimental_optimization.apply_default_optimizations = False
+_AS_BUILT.autotune.enabled = False
+
+
 def _data(data, limit=2):
     """A dataset's first batches (or arrays) as one hash, with its cardinality."""
     if data is None:
         return None
     if isinstance(data, tf.data.Dataset):
         hasher = hashlib.sha1()
-        for batch in data.take(limit):
+        for batch in data.take(limit).with_options(_AS_BUILT):
             hasher.update(_digest(batch).encode())
         return {"batches": int(data.cardinality()), "hash": hasher.hexdigest()}
     return {"hash": _digest(data)}
