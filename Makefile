@@ -28,26 +28,33 @@ lint: $(VENV)/.installed
 
 # Three pytest workers on two cores: most tests leave a core idle part of
 # the time (tracing, subprocesses, files), and the third uses those cycles
-# (the whole suite: 195% CPU against 173% with two workers); an idle worker
-# takes queued tests from a busy one (worksteal).
+# (the whole suite: 195% CPU against 173% with two workers). Tests are handed
+# out one or two at a time, in the order tests/conftest.py gives; a group
+# (`xdist_group`: tests sharing a costly fixture, a recipe's flag runs) goes
+# whole to one worker, which makes what they share once.
 # Beside them, the keras.ops code runs again on JAX, in its own process (the
 # backend is chosen when Keras is imported) at the lowest priority, on the
 # cycles the TensorFlow suite leaves idle; its output follows the suite's.
 # The essential checks only, as each eager JAX call compiles and the whole
-# set takes 10 minutes there. PyTorch runs the whole set (`make test-torch`).
+# set takes 10 minutes there. One process, without XLA's code optimizations:
+# its CPU time is mostly compiling each op once (92 s against 135 s with two
+# processes and the optimizations; the same results). PyTorch runs the whole
+# set (`make test-torch`).
 LAYER_TESTS := tests/layers/test_simple_rnn.py tests/layers/test_gru.py \
 	tests/layers/test_lstm.py tests/layers/test_attention.py tests/layers/test_tree.py \
 	tests/layers/test_text_cnn.py tests/layers/test_recurrent.py tests/decoding
 JAX_SELECT := not (recurrent.py and not (bidirectional or padded)) \
 	and not (gradients and not (tanh or TreeLSTM)) and not mixed_precision \
 	and not (python_reference and not 3-0) and not exhaustive and not gru_states
-JAX_PYTEST := $(BIN)/python -m pytest -n 2 -p no:cacheprovider \
+JAX_ENV := KERAS_BACKEND=jax XLA_FLAGS=--xla_backend_optimization_level=0
+JAX_PYTEST := $(BIN)/python -m pytest -p no:xdist -p no:cacheprovider \
 	-m "not tensorflow_only" -k "$(JAX_SELECT)" $(LAYER_TESTS)
 
 test: lint
 	@log=$$(mktemp); \
-	KERAS_BACKEND=jax nice -n 19 $(JAX_PYTEST) > $$log 2>&1 & jax=$$!; \
-	$(BIN)/python -m pytest -n 3 --dist worksteal; tf=$$?; \
+	$(JAX_ENV) nice -n 19 $(JAX_PYTEST) > $$log 2>&1 & jax=$$!; \
+	$(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder; \
+	tf=$$?; \
 	wait $$jax; jax_status=$$?; \
 	echo "--- The layer and decoding tests on JAX (KERAS_BACKEND=jax) ---"; \
 	cat $$log; rm -f $$log; \
@@ -55,7 +62,7 @@ test: lint
 
 # The JAX part of `make test` alone.
 test-jax: $(VENV)/.installed
-	KERAS_BACKEND=jax $(JAX_PYTEST)
+	$(JAX_ENV) $(JAX_PYTEST)
 
 # The whole layer and decoding set on PyTorch's CPU build (28 s on 2 cores).
 test-torch: $(VENV)/.installed

@@ -64,8 +64,22 @@ def _long_first(item):
     )
 
 
+# Tests that share a costly module or session fixture (exports made by
+# training, trained word vectors): under `--dist loadgroup`, one worker runs
+# them all and makes the fixture once, where each worker made its own.
+SHARED_FIXTURES = {
+    "tests/export/": "exports",
+    "tests/recipes/test_word_vectors.py": "word-vectors",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     items.sort(key=_long_first)
+    for item in items:
+        for prefix, group in SHARED_FIXTURES.items():
+            if item.nodeid.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
     if BACKEND == "tensorflow":
         return
     for item in items:

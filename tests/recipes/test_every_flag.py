@@ -305,12 +305,18 @@ AT_FIT = {
 }
 
 
+# Under pytest-xdist (`--dist loadgroup`), one worker runs all of a recipe's
+# cases: the runs without the flags (`_base`) and the checkpoints are made
+# once, not once on each worker.
+_GROUP = {name: pytest.mark.xdist_group(f"flags-{name}") for name in RECIPES}
+
+
 def _cases():
     for name, (recipe, _, _) in RECIPES.items():
         for action in flag_trace.flag_actions(flag_trace.recipe_parser(recipe)):
             flag = action.option_strings[0]
             if flag not in AT_FIT:
-                yield pytest.param(name, flag, id=f"{name}{flag}")
+                yield pytest.param(name, flag, id=f"{name}{flag}", marks=_GROUP[name])
 
 
 def _shared_flags():
@@ -320,7 +326,9 @@ def _shared_flags():
     }
 
 
-@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=_GROUP[name]) for name in RECIPES]
+)
 def test_shared_flags_reach_the_first_fit(name, root):
     recipe, small, _ = RECIPES[name]
     assert _shared_flags() <= {
