@@ -12,14 +12,24 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
 
 # Every test starts from this seed. Another (GARDEN_TEST_SEED=7 make test)
 # shows which tests pass only by luck: a test must hold for any seed.
 SEED = int(os.environ.get("GARDEN_TEST_SEED", "1234"))
 
-BACKEND = keras.backend.backend()
+
+@functools.cache
+def _keras():
+    """Keras, imported when a test process first needs it: pytest-xdist's
+    controller, which only hands out tests, never loads it (7 s of CPU)."""
+    import keras
+
+    return keras
+
+
+def _backend():
+    return _keras().backend.backend()
 
 
 def pytest_configure(config):
@@ -80,14 +90,15 @@ def pytest_collection_modifyitems(config, items):
         for prefix, group in SHARED_FIXTURES.items():
             if item.nodeid.startswith(prefix):
                 item.add_marker(pytest.mark.xdist_group(group))
-    if BACKEND == "tensorflow":
+    backend = _backend()
+    if backend == "tensorflow":
         return
     for item in items:
         marker = item.get_closest_marker("tensorflow_only")
         if marker is not None:
             reason = marker.kwargs.get("reason") or (marker.args or [""])[0]
             item.add_marker(
-                pytest.mark.skip(reason=f"TensorFlow only ({BACKEND}): {reason}")
+                pytest.mark.skip(reason=f"TensorFlow only ({backend}): {reason}")
             )
 
 
@@ -114,7 +125,7 @@ def _read_each_text_once(monkeypatch):
 
     Only under TensorFlow: the data package imports it.
     """
-    if BACKEND == "tensorflow":
+    if _backend() == "tensorflow":
         from garden.data import sources
 
         if not _UNCACHED_OPEN_TEXT:
@@ -129,7 +140,8 @@ def _no_autograd_on_torch(monkeypatch):
     It records where gradients are asked for: in `Model.fit` and in
     `tests.backends.value_and_gradients`.
     """
-    if BACKEND != "torch":
+    keras = _keras()
+    if keras.backend.backend() != "torch":
         yield
         return
     import torch
@@ -148,6 +160,7 @@ def _no_autograd_on_torch(monkeypatch):
 @pytest.fixture(autouse=True)
 def _fresh_keras_state():
     """Each test starts in float32 with seeded randomness, whatever the last did."""
+    keras = _keras()
     keras.config.set_dtype_policy("float32")
     keras.utils.set_random_seed(SEED)
     yield
