@@ -142,7 +142,7 @@ def losses(run_dir):
 TINY = {
     "recipes.language_model": (
         ["--corpus", "timemachine", "--units", "16", "--num-layers", "1",
-         "--batch-size", "32", "--num-steps", "16", "--bptt", "full"],
+         "--batch-size", "64", "--num-steps", "32", "--bptt", "full"],
         2e-3,
     ),
     "recipes.sst": (
