@@ -33,8 +33,10 @@ lint: $(VENV)/.installed
 # (`xdist_group`: tests sharing a costly fixture, a recipe's flag runs) goes
 # whole to one worker, which makes what they share once.
 # Beside them, the keras.ops code runs again on JAX, in its own process (the
-# backend is chosen when Keras is imported) at the lowest priority, on the
-# cycles the TensorFlow suite leaves idle; its output follows the suite's.
+# backend is chosen when Keras is imported) at a low priority: it takes the
+# cycles the TensorFlow suite leaves idle and a few more, enough to end
+# before the suite (at the lowest priority it ran on alone, on one core, for
+# the last half minute); its output follows the suite's.
 # The essential checks only, as each eager JAX call compiles and the whole
 # set takes 10 minutes there. One process, without XLA's code optimizations:
 # its CPU time is mostly compiling each op once (92 s against 135 s with two
@@ -52,7 +54,7 @@ JAX_PYTEST := $(BIN)/python -m pytest -p no:xdist -p no:cacheprovider \
 
 test: lint
 	@log=$$(mktemp); \
-	$(JAX_ENV) nice -n 19 $(JAX_PYTEST) > $$log 2>&1 & jax=$$!; \
+	$(JAX_ENV) nice -n 10 $(JAX_PYTEST) > $$log 2>&1 & jax=$$!; \
 	$(BIN)/python -m pytest -n 3 --dist loadgroup --no-loadscope-reorder; \
 	tf=$$?; \
 	wait $$jax; jax_status=$$?; \
