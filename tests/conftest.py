@@ -140,12 +140,12 @@ def _no_autograd_on_torch(monkeypatch):
     It records where gradients are asked for: in `Model.fit` and in
     `tests.backends.value_and_gradients`.
     """
-    keras = _keras()
-    if keras.backend.backend() != "torch":
+    if _backend() != "torch":
         yield
         return
     import torch
 
+    keras = _keras()
     fit = keras.Model.fit
 
     def fit_with_autograd(self, *args, **kwargs):
