@@ -34,7 +34,7 @@ from garden.data.language_model import (
     token_stream,
     token_streams,
 )
-from garden.data.preprocessors import TextToIds, encode_texts
+from garden.data.preprocessors import TextToIds, encode_texts, shared_encoder
 from garden.data.seq2seq import (
     build_translation_vocabularies,
     translation_dataset,
@@ -96,6 +96,7 @@ __all__ = [
     "partition_sequential",
     "phrase_dataset",
     "sentence_dataset",
+    "shared_encoder",
     "token_stream",
     "token_streams",
     "translation_dataset",

@@ -7,7 +7,7 @@ Padding is on the right with id 0 (`<pad>`), so the mask of a batch is
 import numpy as np
 import tensorflow as tf
 
-from garden.data.preprocessors import ENCODE_BLOCK, TextToIds
+from garden.data.preprocessors import ENCODE_BLOCK, shared_encoder
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -41,10 +41,10 @@ def encode_dataset(texts, tokenizer, vocabulary, append_eos=False):
     Returns:
         A `tf.data.Dataset` of 1-D int32 tensors (variable length), in order.
     """
-    preprocessor = TextToIds(tokenizer, vocabulary, append_eos=append_eos)
+    encode = shared_encoder(tokenizer, vocabulary, append_eos).graph_function()
     return (
         texts.batch(ENCODE_BLOCK)
-        .map(preprocessor, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .map(encode, num_parallel_calls=AUTOTUNE, deterministic=True)
         .unbatch()
     )
 

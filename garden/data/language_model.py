@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden.data import batching
-from garden.data.preprocessors import TextToIds
+from garden.data.preprocessors import shared_encoder
 
 PARTITIONS = ("random", "sequential")
 
@@ -41,11 +41,11 @@ def token_stream(texts, tokenizer, vocabulary, append_eos=False):
     Returns:
         A 1-D `np.int32` array.
     """
-    return TextToIds(tokenizer, vocabulary, append_eos=append_eos).stream(list(texts))
+    return shared_encoder(tokenizer, vocabulary, append_eos).stream(list(texts))
 
 
 def token_streams(texts, tokenizer, vocabulary, append_eos=False):
-    """`token_stream` of each split, all through one encoder (traced once).
+    """`token_stream` of each split, all through one encoder (`shared_encoder`).
 
     Args:
         texts: a dict of lists of strings, keyed by split.
@@ -54,7 +54,7 @@ def token_streams(texts, tokenizer, vocabulary, append_eos=False):
     Returns:
         A dict of 1-D `np.int32` arrays with the keys of `texts`.
     """
-    encoder = TextToIds(tokenizer, vocabulary, append_eos=append_eos)
+    encoder = shared_encoder(tokenizer, vocabulary, append_eos)
     return {split: encoder.stream(list(lines)) for split, lines in texts.items()}
 
 

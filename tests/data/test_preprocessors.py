@@ -6,7 +6,13 @@ import pytest
 import tensorflow as tf
 
 from garden import data
-from garden.data import CharacterTokenizer, TextToIds, Vocabulary, WordTokenizer
+from garden.data import (
+    CharacterTokenizer,
+    TextToIds,
+    Vocabulary,
+    WordTokenizer,
+    batching,
+)
 from garden.data.punctuation import tokenizer as punctuation_tokenizer
 
 TEXTS = ["A wonderful film!<br />Loved it.", "", "Très émouvant 😀", "dull dull"]
@@ -107,6 +113,35 @@ def test_encode_texts_is_the_layer(imdb_vocabulary):
     assert [ids.tolist() for ids in got] == _python_ids(
         tokenizer, imdb_vocabulary, TEXTS
     )
+
+
+def test_the_shared_encoder_is_one_per_tokenizer_vocabulary_and_eos():
+    tokenizer, vocabulary = _small()
+    shared = data.shared_encoder(tokenizer, vocabulary)
+    # Equal, not identical, tokenizers and vocabularies share it.
+    again = Vocabulary(tokenizer.tokenize(text) for text in TEXTS[:1])
+    assert data.shared_encoder(WordTokenizer("review"), again) is shared
+    assert shared.graph_function() is shared.graph_function()
+    others = [
+        data.shared_encoder(tokenizer, vocabulary, append_eos=True),
+        data.shared_encoder(WordTokenizer("whitespace"), vocabulary),
+        data.shared_encoder(CharacterTokenizer("review"), vocabulary),
+        data.shared_encoder(tokenizer, Vocabulary(vocabulary.tokens[4:] + ["é"])),
+    ]
+    assert len({id(shared), *map(id, others)}) == 5
+    for encoder in (shared, *others):
+        want = TextToIds(
+            encoder.tokenizer, encoder.vocabulary, append_eos=encoder.append_eos
+        ).encode(TEXTS)
+        ids = batching.encode_dataset(
+            tf.data.Dataset.from_tensor_slices(TEXTS),
+            encoder.tokenizer,
+            encoder.vocabulary,
+            encoder.append_eos,
+        )
+        assert [list(row) for row in ids.as_numpy_iterator()] == [
+            row.tolist() for row in want
+        ]
 
 
 def test_a_language_model_stream_is_every_line_then_eos(data_dir):
