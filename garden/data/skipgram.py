@@ -22,6 +22,8 @@ hashing runs in TensorFlow (`tf.strings.to_hash_bucket_fast`) both when the
 training table is built and inside an exported model, so the two agree.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -213,15 +215,36 @@ def skipgram_dataset(
     chunks = tf.data.Dataset.from_tensor_slices((ids, sentence))
     chunks = chunks.shuffle(len(ids), seed=seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    pairs_of = _traced_pairs(window)
     pairs = tf.data.Dataset.zip(chunks, seeds).map(
-        lambda chunk, seed_pair: skipgram_pairs(
-            chunk[0], chunk[1], keep, window, tf.cast(seed_pair, tf.int32)
+        lambda chunk, seed_pair: pairs_of(
+            chunk[0], chunk[1], keep, tf.cast(seed_pair, tf.int32)
         ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
     batches = _with_negatives(pairs.rebatch(batch_size), cumulative, negatives, seed)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+@functools.cache
+def _traced_pairs(window):
+    """`skipgram_pairs` with this window, traced once per process.
+
+    Its 4 x window masks took a fifth of a second to trace, again for every
+    dataset (a run's training and validation pairs, each trial of a search):
+    each dataset's map now calls this one traced graph.
+    """
+
+    def pairs(ids, sentence, keep, seed):
+        return skipgram_pairs(ids, sentence, keep, window, seed)
+
+    chunk = tf.TensorSpec([None], tf.int32)
+    return tf.function(
+        pairs,
+        input_signature=[chunk, chunk, tf.TensorSpec([None], tf.float32),
+                         tf.TensorSpec([2], tf.int32)],
+    )  # fmt: skip
 
 
 def _with_negatives(batches, cumulative, negatives, seed):
