@@ -1,6 +1,7 @@
 """What the recipe tests share: corpora read and cut once per worker; small
 search spaces."""
 
+import dataclasses
 import functools
 import os
 
@@ -49,11 +50,31 @@ def _cached_split_pairs(pairs, test_size, validation_size, seed):
     return {name: list(split) for name, split in splits.items()}
 
 
+_UNCACHED_GLOVE = data.load_glove_embeddings
+_GLOVE = {}
+
+
+def _cached_glove(vocabulary, seed=None, **kwargs):
+    # Every run of the SST recipe reads GloVe: finding a vocabulary's rows
+    # among its 400,000 lines took half a second of CPU each time. The rows
+    # of a vocabulary and seed are found once, and handed out as copies.
+    if kwargs or seed is None:
+        return _UNCACHED_GLOVE(vocabulary, seed=seed, **kwargs)
+    key = (os.environ.get("GARDEN_DATA"), tuple(vocabulary.tokens), seed)
+    key += (vocabulary.reserved_tokens,)
+    if key not in _GLOVE:
+        _GLOVE[key] = _UNCACHED_GLOVE(vocabulary, seed=seed)
+    found = _GLOVE[key]
+    return dataclasses.replace(found, matrix=found.matrix.copy())
+
+
 @pytest.fixture(autouse=True)
 def _read_imdb_once(monkeypatch):
     """`garden.data.load_imdb` returns the split read the first time it was
-    asked; the translation recipe's pairs are read and cut once the same way."""
+    asked; the translation recipe's pairs are read and cut once the same way,
+    and GloVe's rows of a vocabulary found once."""
     monkeypatch.setattr(data, "load_imdb", _cached_imdb)
+    monkeypatch.setattr(data, "load_glove_embeddings", _cached_glove)
     monkeypatch.setattr(data, "load_english_french", _cached_english_french)
     monkeypatch.setattr(translation, "split_pairs", _cached_split_pairs)
 
