@@ -38,6 +38,10 @@ def pytest_configure(config):
         "tensorflow_only(reason): needs TensorFlow itself, not only keras.ops; "
         "skipped on the other Keras backends",
     )
+    # pytest-xdist's mark, known also where it is not loaded (`-p no:xdist`).
+    config.addinivalue_line(
+        "markers", "xdist_group(name): tests run on one pytest-xdist worker"
+    )
 
 
 def pytest_collection_finish(session):
@@ -50,6 +54,25 @@ def pytest_collection_finish(session):
     They live as long as the worker.
     """
     gc.freeze()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_xdist_node_collection_finished(node, ids):
+    """Stops the run where the tests of a group reach the scheduler unmarked.
+
+    pytest-xdist tells its scheduler a test's `xdist_group` by adding
+    `@group` to the test's id; where pytest ignores that (pytest 9.2 with
+    pytest-xdist 3.8), each test of a group went to any worker, silently.
+    """
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    for nodeid in ids:
+        if nodeid.startswith(tuple(SHARED_FIXTURES)) and "@" not in nodeid:
+            raise pytest.UsageError(
+                f"{nodeid} reached the scheduler without its xdist_group, so "
+                "`--dist loadgroup` would ignore the groups: install the pytest "
+                "the project pins (pytest-dev/pytest-xdist#1386)."
+            )
 
 
 # Modules whose tests take tens of seconds (whole recipe runs, fresh
