@@ -36,7 +36,7 @@ def build_model(vocab_size, embedding_dim, units):
 
 
 def greedy_continuation(model, tokenizer, vocabulary, prompt, length):
-    ids = data.TextToIds(tokenizer, vocabulary).encode([prompt])[0].tolist()
+    ids = data.encode_texts([prompt], tokenizer, vocabulary)[0].tolist()
     for _ in range(length):
         logits = model.predict(np.array([ids], "int32"), verbose=0)
         ids.append(int(np.argmax(logits[0, -1])))

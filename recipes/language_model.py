@@ -246,7 +246,7 @@ def report_perplexity(config, weights, streams, rows, verbose):
 
 
 def show_samples(args, generator, tokenizer, vocabulary):
-    prompt_ids = data.TextToIds(tokenizer, vocabulary).encode([args.prompt])[0]
+    prompt_ids = data.encode_texts([args.prompt], tokenizer, vocabulary)[0]
     if not len(prompt_ids):
         print(f"\nThe prompt {args.prompt!r} has no tokens in this vocabulary.")
         return

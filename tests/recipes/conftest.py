@@ -60,8 +60,8 @@ def _cached_glove(vocabulary, seed=None, **kwargs):
     # of a vocabulary and seed are found once, and handed out as copies.
     if kwargs or seed is None:
         return _UNCACHED_GLOVE(vocabulary, seed=seed, **kwargs)
-    key = (os.environ.get("GARDEN_DATA"), tuple(vocabulary.tokens), seed)
-    key += (vocabulary.reserved_tokens,)
+    data_dir = os.environ.get("GARDEN_DATA")
+    key = (data_dir, tuple(vocabulary.tokens), vocabulary.reserved_tokens, seed)
     if key not in _GLOVE:
         _GLOVE[key] = _UNCACHED_GLOVE(vocabulary, seed=seed)
     found = _GLOVE[key]
