@@ -1,6 +1,6 @@
-r"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
+r"""Sentiment analysis on IMDb: BiRNN, TextCNN, ULMFiT and bag-of-words baselines.
 
-Trains one of four classifiers on the 25,000 IMDb training reviews, less a
+Trains one of five classifiers on the 25,000 IMDb training reviews, less a
 seeded validation hold-out that picks the best epoch, and reports accuracy
 and the confusion matrix on the official 25,000-review test split:
 
@@ -11,6 +11,10 @@ and the confusion matrix on the official 25,000-review test split:
               first and last valid outputs -> sigmoid
     textcnn   Kim's (2014) CNN, widths 3, 4, 5 x 100 filters, dropout 0.5,
               optionally two embedding channels (frozen and fine-tuned)
+    ulmfit    Howard and Ruder's (2018) classifier: a biLM from recipes.bilm
+              (trained on the training reviews), concat pooling of both
+              directions -> head, all fine-tuned with discriminative rates,
+              gradual unfreezing and slanted triangular learning rates
 
 Words seen at least 5 times form the vocabulary; reviews are cut to 500
 tokens and right-padded (masked), optionally bucketed by length. Embeddings
@@ -36,7 +40,7 @@ import numpy as np
 from garden import data
 from garden.export import export_classifier
 from garden.export.classifier import CLASS_NAMES
-from garden.models.bilm import load_bilm, map_vocabulary
+from garden.models.bilm import bilm_tokens, load_bilm, map_vocabulary, read_bilm
 from garden.models.classifiers import (
     build_classifier,
     compile_classifier,
@@ -48,6 +52,7 @@ from garden.models.classifiers import (
     predict_probabilities,
     set_embeddings,
 )
+from garden.models.ulmfit import ulmfit_groups
 from garden.reports import write_tsv
 from garden.training import (
     fit_from_flags,
@@ -56,6 +61,12 @@ from garden.training import (
     plots,
 )
 from garden.training.checkpoints import load_for_evaluation
+from garden.training.finetuning import (
+    GradualUnfreezing,
+    LayerwiseAdam,
+    LayerwiseSGD,
+    SlantedTriangular,
+)
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
@@ -114,6 +125,8 @@ def model_config(args, vocabulary, tokenizer, train_texts, train_labels):
             "ratios": naive_bayes_ratios(features, train_labels, size + len(bigrams)),
             "dropout": args.dropout,
         }
+    if args.model == "ulmfit":
+        return {"dropout": args.dropout}  # and the biLM's, added by `run`
     config = {
         "vocab_size": len(vocabulary),
         "embedding_dim": args.embedding_dim,
@@ -158,6 +171,33 @@ def new_model(kind, config, optimizer, embeddings):
     return compile_classifier(model, optimizer)
 
 
+def ulmfit_optimizer(args, model, total_steps):
+    """ULMFiT's fine-tuning as one optimizer (`garden.training.finetuning`).
+
+    Slanted triangular rates peaking at `--learning-rate` over the whole run;
+    each layer group (`ulmfit_groups`) `--discriminative-decay` times slower
+    than the one above; with `--gradual-unfreezing`, only the head at first
+    (`GradualUnfreezing` adds a group every epoch). Adam with ULMFiT's betas
+    (0.7, 0.99), or SGD (with momentum 0.9 for "momentum").
+    """
+    options = {
+        "groups": ulmfit_groups(model),
+        "decay": args.discriminative_decay,
+        "unfrozen": 1 if args.gradual_unfreezing else None,
+        "learning_rate": SlantedTriangular(args.learning_rate, total_steps),
+        "global_clipnorm": args.clip_norm,
+    }
+    if args.optimizer == "adam":
+        return LayerwiseAdam(beta_1=0.7, beta_2=0.99, **options)
+    momentum = 0.9 if args.optimizer == "momentum" else 0.0
+    return LayerwiseSGD(momentum=momentum, **options)
+
+
+def count_batches(dataset):
+    """Batches in one pass (the recipes' datasets do not declare it)."""
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
 def pretrained_embeddings(args, vocabulary):
     """The `--embeddings` matrix over `vocabulary`; prints how much of it they cover."""
     if args.embeddings == "glove":
@@ -196,12 +236,27 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         for split in ("train", "valid")
     )
     pretrained = embeddings is not None
+    build, options = (
+        (
+            lambda config, optimizer: new_model(
+                args.model, config, optimizer, embeddings
+            )
+        ),
+        {},
+    )
+    if args.model == "ulmfit":
+        total_steps = args.epochs * count_batches(train)
+
+        def build(config, _):
+            model = build_classifier("ulmfit", **config)
+            return compile_classifier(model, ulmfit_optimizer(args, model, total_steps))
+
+        if args.gradual_unfreezing:
+            options["callbacks"] = [GradualUnfreezing()]
     with strategy.scope():
         config, model = searched_or_flagged_model(
             args,
-            lambda config, optimizer: new_model(
-                args.model, config, optimizer, embeddings
-            ),
+            build,
             config,
             lambda hp, config: config_from_hp(hp, args.model, config, pretrained),
             ("adam", "rmsprop", "momentum"),
@@ -211,7 +266,9 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
             train,
             valid,
         )
-        fit_from_flags(model, args, train, valid, "val_accuracy", "max", config=config)
+        fit_from_flags(
+            model, args, train, valid, "val_accuracy", "max", config=config, **options
+        )
     return config, load_best(args.run_dir)
 
 
@@ -290,8 +347,13 @@ def run(args):
     embeddings = None
     if args.embeddings != "random" and not args.evaluate:
         embeddings = pretrained_embeddings(args, vocabulary)
-    if args.bilm and not args.evaluate:
+    if args.model == "ulmfit":
+        # Also with --evaluate: export rebuilds the model from it.
+        config["bilm"] = read_bilm(args.bilm)
+        bilm_vocabulary = bilm_tokens(config["bilm"])
+    elif args.bilm and not args.evaluate:
         config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
+    if "bilm" in config:
         config["bilm_ids"], coverage = map_vocabulary(
             vocabulary.tokens, bilm_vocabulary
         )

@@ -2,7 +2,7 @@
 
 from garden.layers.attention import AdditiveAttention
 from garden.layers.bag_of_words import BagOfWords, NaiveBayesLogit, NGramIds
-from garden.layers.bilm_features import BiLMFeatures
+from garden.layers.bilm_features import BiLMFeatures, VocabularyMap
 from garden.layers.deep_rnn import DeepRNN
 from garden.layers.embedding import SubwordEmbedding, TokenEmbedding
 from garden.layers.gru import GRU, GRUCell
@@ -42,6 +42,7 @@ __all__ = [
     "TokenEmbedding",
     "TreeLSTM",
     "TreeRNN",
+    "VocabularyMap",
     "ZeroStates",
     "cell_loops_only",
 ]

@@ -1,7 +1,9 @@
-"""A frozen biLM as a layer: its layer states for a downstream model's words.
+"""A frozen biLM as a layer, and a downstream vocabulary's ids as the biLM's.
 
-The states ELMo mixes (`garden.layers.ScalarMix`); the biLM and the id map
-travel inside the layer, so a downstream model saves and exports whole.
+`BiLMFeatures` gives the states ELMo mixes (`garden.layers.ScalarMix`); the
+biLM and the id map travel inside the layer, so a downstream model saves and
+exports whole. `VocabularyMap` is the id map alone, in front of a biLM that
+a downstream model fine-tunes (`garden.models.ulmfit`).
 """
 
 import keras
@@ -85,3 +87,61 @@ class BiLMFeatures(keras.layers.Layer):
             "input_vocab_size": self.input_vocab_size,
         }
         return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class VocabularyMap(keras.layers.Layer):
+    """A downstream vocabulary's ids as another vocabulary's (a biLM's).
+
+        y_t = id_map[x_t]
+
+    `id_map` (`garden.models.bilm.map_vocabulary`) is a frozen int32 weight,
+    so a saved model takes its own ids; padding (0) stays 0.
+
+    Args:
+        id_map: `(input_vocab_size,)` ints; None when restored.
+        input_vocab_size: The downstream vocabulary size (given instead of
+            `id_map` on restore).
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = VocabularyMap(np.array([0, 1, 3, 1]))
+    >>> layer(np.array([[2, 3, 0]])).numpy().tolist()
+    [[3, 1, 0]]
+    """
+
+    def __init__(self, id_map=None, input_vocab_size=None, **kwargs):
+        super().__init__(**kwargs)
+        if id_map is not None:
+            id_map = np.asarray(id_map, "int32").reshape(-1)
+            input_vocab_size = len(id_map)
+        if input_vocab_size is None:
+            raise ValueError("Pass the argument `id_map` (see `map_vocabulary`).")
+        self.input_vocab_size = int(input_vocab_size)
+        self._initial_id_map = id_map
+        self.trainable = False
+
+    def build(self, input_shape):
+        id_map = self._initial_id_map
+        self.id_map = self.add_weight(
+            shape=(self.input_vocab_size,),
+            dtype="int32",
+            initializer="zeros"
+            if id_map is None
+            else keras.initializers.Constant(id_map),
+            trainable=False,
+            name="id_map",
+        )
+
+    def call(self, inputs):
+        return ops.take(self.id_map, ops.cast(inputs, "int32"))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "input_vocab_size": self.input_vocab_size}

@@ -265,14 +265,24 @@ def check_bilm_file(path):
         )
 
 
+def read_bilm(path):
+    """A trained biLM (the `build_bilm` model) from its `.keras` file.
+
+    A checkpoint written while `recipes.bilm --sampled-softmax` trains holds
+    the training wrapper; the biLM inside it is returned.
+    """
+    check_bilm_file(path)
+    bilm = keras.saving.load_model(path, compile=False)
+    if isinstance(bilm, SampledSoftmaxModel):
+        bilm = bilm.model
+    return bilm
+
+
 def load_bilm(path):
     """A trained biLM's feature model and vocabulary from its `.keras` file.
 
     Returns:
         `(features, tokens)`: `bilm_feature_model` of the biLM and its tokens.
     """
-    check_bilm_file(path)
-    bilm = keras.saving.load_model(path, compile=False)
-    if isinstance(bilm, SampledSoftmaxModel):
-        bilm = bilm.model
+    bilm = read_bilm(path)
     return bilm_feature_model(bilm), bilm_tokens(bilm)

@@ -1,4 +1,4 @@
-"""Text classifiers over token ids: BiRNN, TextCNN and bag-of-words baselines.
+"""Text classifiers over token ids: BiRNN, TextCNN, ULMFiT and bag-of-words baselines.
 
 Every builder returns a functional `keras.Model` from right-padded int32 ids
 `(batch, steps)` (0 = `<pad>`) to the float32 probability of the positive
@@ -21,9 +21,10 @@ from garden.layers import (
 from garden.layers.deep_rnn import recurrent_layer_class
 from garden.models.batched import pad_ids, predict_by_length
 from garden.models.bilm import with_elmo
+from garden.models.ulmfit import build_ulmfit_classifier
 from garden.training.precision import float32_copy
 
-CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")
+CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn", "ulmfit")
 
 
 def inverse_document_frequency(token_ids, vocab_size):
@@ -313,11 +314,12 @@ BUILDERS = {
     "nbsvm": build_nbsvm_classifier,
     "birnn": build_birnn_classifier,
     "textcnn": build_text_cnn_classifier,
+    "ulmfit": build_ulmfit_classifier,
 }
 
 
 def build_classifier(kind, **config):
-    """The classifier named by `kind` ("bow", "birnn", "textcnn") from its config."""
+    """The classifier named by `kind` (one of `CLASSIFIERS`) from its config."""
     if kind not in BUILDERS:
         raise ValueError(
             "Received an invalid value for argument `kind`, expected one of "

@@ -55,6 +55,7 @@ def standard_callbacks(
     lr_decay=None,
     lr_decay_start=1,
     nt_asgd=None,
+    callbacks=(),
 ):
     """TensorBoard logs, best-model checkpoint, resume after a kill, early stop.
 
@@ -84,6 +85,9 @@ def standard_callbacks(
             optimizer is a `garden.training.averaging.AveragedSGD`, whose
             averaging `NonMonotonicTrigger` starts on `monitor`; from then on
             validation and checkpoints use the average (as with `ema`).
+        callbacks: More callbacks the recipe's training needs (e.g.
+            `garden.training.finetuning.GradualUnfreezing`), run after the
+            learning rate is set and before the checkpoint.
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -104,10 +108,12 @@ def standard_callbacks(
     if ema or nt_asgd is not None:
         # First, so that the checkpoint after it saves the averaged weights.
         swap = [SwapAveragedWeights(swap_on_epoch=True)]
+    extra = list(callbacks)
     callbacks = [
         *swap,
         # Before Resume: it reads the initial rate before a restore.
         EpochLearningRate(lr_decay, lr_decay_start),
+        *extra,
         *decisive,
         TerminateOnNaN(),
         Resume(backup, keep=[*swap, *decisive]),
@@ -148,7 +154,8 @@ def fit_from_flags(
         config: The model's builder arguments as resolved (after `--tune`),
             recorded in the run and in its checkpoints (`describe_model`) so
             `--evaluate` rebuilds what was trained.
-        **options: More `standard_callbacks` arguments (`stateful`, `ema`).
+        **options: More `standard_callbacks` arguments (`stateful`, `ema`,
+            `callbacks`).
 
     Returns:
         The `keras.callbacks.History`.

@@ -7,7 +7,13 @@ pays for those imports; the recipe module re-exports its `parse_args`.
 # Names and sizes the flags offer, copied from the garden modules that own them
 # (whose imports load TensorFlow); tests/test_command.py checks they match.
 MAX_LENGTH_LIMIT = 1_000  # garden.export.limits
-CLASSIFIERS = ("bow", "nbsvm", "birnn", "textcnn")  # garden.models.classifiers
+CLASSIFIERS = (
+    "bow",
+    "nbsvm",
+    "birnn",
+    "textcnn",
+    "ulmfit",
+)  # garden.models.classifiers
 BAG_OF_WORDS_MODES = ("multi_hot", "tf_idf")  # garden.layers.bag_of_words
 TREE_MODELS = ("treernn", "treelstm")  # garden.models.tree
 SST_MODELS = (*TREE_MODELS, "bilstm")  # garden.models.tree

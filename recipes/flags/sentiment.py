@@ -1,14 +1,23 @@
-"""Sentiment analysis on IMDb: BiRNN, TextCNN and bag-of-words baselines.
+"""Sentiment analysis on IMDb: BiRNN, TextCNN, ULMFiT and bag-of-words baselines.
 
 The flags of `recipes.sentiment` (the parser's description is the line above).
 """
 
+import argparse
 import os
 
 from garden import cli
 from recipes.flags import BAG_OF_WORDS_MODES, CLASSIFIERS, GLOVE_DIMENSION
 
-DEFAULT_DROPOUT = {"bow": 0.0, "nbsvm": 0.0, "birnn": 0.2, "textcnn": 0.5}
+DEFAULT_DROPOUT = {
+    "bow": 0.0,
+    "nbsvm": 0.0,
+    "birnn": 0.2,
+    "textcnn": 0.5,
+    "ulmfit": 0.3,
+}
+# The optimizers ULMFiT's layer-wise rates exist for (garden.training.finetuning).
+ULMFIT_OPTIMIZERS = ("adam", "sgd", "momentum")
 
 
 def _add_model_flags(task):
@@ -17,7 +26,9 @@ def _add_model_flags(task):
     task.add_argument("--cell", choices=("rnn", "gru", "lstm"), default="lstm")
     task.add_argument("--units", type=cli.positive_int, default=100)
     task.add_argument("--num-layers", type=cli.positive_int, default=2)
-    cli.add_embedding_flags(task, random_dim=100, word2vec_files=True)
+    cli.add_embedding_flags(
+        task, random_dim=100, word2vec_files=True, bilm_model="birnn or ulmfit"
+    )
     task.add_argument(
         "--multichannel",
         action="store_true",
@@ -25,9 +36,26 @@ def _add_model_flags(task):
     )
     task.add_argument("--filters", type=cli.positive_int, default=100)
     task.add_argument(
-        "--dropout", type=cli.rate, default=None, help="default: 0.5 textcnn, 0.2 birnn"
+        "--dropout",
+        type=cli.rate,
+        default=None,
+        help="default: 0.5 textcnn, 0.3 ulmfit, 0.2 birnn",
     )
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--discriminative-decay",
+        type=cli.positive_float,
+        default=2.6,
+        help="ulmfit: each layer group learns this many times slower than the "
+        "one above it (1: one rate for all)",
+    )
+    task.add_argument(
+        "--gradual-unfreezing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ulmfit: train the head alone in the first epoch, then unfreeze one "
+        "more layer group, from the top, every epoch (default: on)",
+    )
     task.add_argument(
         "--bag",
         choices=BAG_OF_WORDS_MODES,
@@ -73,7 +101,8 @@ def _refuse_other_models_flags(parser, args):
         (["--filters", "--multichannel"], ["textcnn"]),
         (["--bag"], ["bow"]),
         (["--bigram-min-count"], ["nbsvm"]),
-        (["--dropout"], ["birnn", "textcnn", "nbsvm"]),
+        (["--dropout"], ["birnn", "textcnn", "nbsvm", "ulmfit"]),
+        (["--discriminative-decay", "--gradual-unfreezing"], ["ulmfit"]),
         (
             ["--embeddings", "--embedding-dim", "--freeze-embeddings"],
             ["birnn", "textcnn"],
@@ -111,9 +140,40 @@ def _check_and_resolve(parser, args):
         )
     if args.embedding_dim is None:
         args.embedding_dim = pretrained_dim or 100
-    if args.bilm and args.model != "birnn":
-        parser.error("argument --bilm: only for --model birnn")
+    if args.bilm and args.model not in ("birnn", "ulmfit"):
+        parser.error("argument --bilm: only for --model birnn or ulmfit")
+    if args.model == "ulmfit":
+        _check_ulmfit(parser, args)
     cli.check_review_sample(parser, args)
+
+
+def _check_ulmfit(parser, args):
+    """ULMFiT fine-tunes a biLM on its own schedule and layer-wise optimizer."""
+    if not args.bilm:
+        parser.error(
+            "argument --model: ulmfit fine-tunes a language model; give its "
+            "biLM with --bilm (a .keras file from recipes.bilm)"
+        )
+    if args.discriminative_decay < 1:
+        parser.error(
+            "argument --discriminative-decay: expected a number of at least 1, "
+            f"got {args.discriminative_decay}"
+        )
+    if args.optimizer not in ULMFIT_OPTIMIZERS:
+        parser.error(
+            f"argument --optimizer: ulmfit trains with {', '.join(ULMFIT_OPTIMIZERS)} "
+            f"(layer-wise rates), got {args.optimizer}"
+        )
+    for flag, given in (
+        ("--lr-decay", args.lr_decay is not None),
+        ("--tune", args.tune),
+    ):
+        if given:
+            parser.error(
+                f"argument {flag}: not with --model ulmfit, whose rate follows "
+                "the slanted triangular schedule that peaks at --learning-rate "
+                "and whose layer groups train by its own fine-tuning rules"
+            )
 
 
 def parse_args(argv=None):

@@ -118,6 +118,8 @@ def _file(name):
     return lambda root: os.path.join(root, "inputs", name)
 
 
+# The sentiment recipe's ULMFiT, which fine-tunes the small biLM of `root`.
+ULMFIT = ("--model", "ulmfit", "--bilm", "<bilm.keras>")
 # Sampling flags reach `generate`: four continuations, four tokens each.
 PROMPTED = ("--prompt", "the time", "--max-output-length", "4")
 SAMPLING = Probe(setting=PROMPTED, reaches="generate")
@@ -176,6 +178,8 @@ RECIPES = {
             "--model": Probe(value="textcnn"),
             "--embeddings": Probe(value="glove", setting=("--embedding-dim", "50")),
             "--bilm": Probe(value=_file("bilm.keras")),
+            "--discriminative-decay": Probe(setting=ULMFIT),
+            "--gradual-unfreezing": Probe(setting=ULMFIT),
             "--filters": Probe(setting=("--model", "textcnn")),
             "--multichannel": Probe(value=(), setting=("--model", "textcnn")),
             "--bag": Probe(value="tf_idf", setting=("--model", "bow")),

@@ -166,6 +166,9 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
         (["--max-length", "0"], "--max-length"),
         (["--cell", "transformer"], "--cell"),
         (["--embeddings", "/nonexistent/vectors.txt"], "--embeddings"),
+        (["--model", "ulmfit"], "--bilm"),
+        (["--discriminative-decay", "2"], "--discriminative-decay"),
+        (["--no-gradual-unfreezing"], "--gradual-unfreezing"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -220,6 +223,58 @@ def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe.parse_args([*SMALL, "--model", "textcnn", "--bilm", bilm])
     assert "argument --bilm: only for --model birnn" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--discriminative-decay", "0.5"], "--discriminative-decay: expected"),
+        (["--optimizer", "rmsprop"], "--optimizer: ulmfit trains with"),
+        (["--lr-decay", "0.5"], "--lr-decay: not with --model ulmfit"),
+        (["--tune"], "--tune: not with --model ulmfit"),
+        (["--units", "8"], "--units: applies only with --model birnn"),
+    ],
+)
+def test_ulmfit_refuses_what_its_fine_tuning_cannot_honour(
+    flags, message, tmp_path, capsys
+):
+    bilm = tiny_bilm(tmp_path / "bilm.keras")
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*SMALL, "--model", "ulmfit", "--bilm", bilm, *flags])
+    assert message in capsys.readouterr().err
+
+
+def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
+    tmp_path, capsys
+):
+    recipe.main(
+        [*SMALL, "--model", "ulmfit", "--max-length", "40", "--epochs", "2"]
+        + ["--learning-rate", "0.004", "--bilm", tiny_bilm(tmp_path / "bilm.keras")]
+        + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
+        + [flag for text in BAD_INPUT for flag in ("--predict", text)]
+    )
+    output = capsys.readouterr().out
+    assert "model ulmfit" in output and "The biLM's vocabulary covers" in output
+    assert 0.0 <= accuracy_of(output) <= 1.0
+    checkpoint = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    optimizer = checkpoint.optimizer
+    assert type(optimizer).__name__ == "LayerwiseAdam"
+    assert optimizer.decay == 2.6 and len(optimizer.groups) == 4
+    assert optimizer.initial_unfrozen == 1  # gradual unfreezing: the head first
+    # Slanted triangular: 300 reviews in batches of 64, 5 a epoch; the rate
+    # peaks at step 1 of 10 and ends each epoch on its way down.
+    rates = [
+        float(row.split(",")[2])
+        for row in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    ]
+    assert rates[0] > rates[1] and np.isclose(rates[1], 0.004 / 32, rtol=1e-4)
+    path = tmp_path / "exports" / "sentiment" / "1"
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
+    shown = [
+        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
+    ]
+    np.testing.assert_allclose(got, shown, atol=1e-4)
 
 
 def test_birnn_takes_word2vec_text_vectors(tmp_path, capsys):
