@@ -12,9 +12,10 @@
 Keras optimizers have one learning rate for all variables and freezing a
 layer (`trainable=False`) needs a new compile and a new optimizer, so both
 techniques are written here as one optimizer that scales its learning rate
-per variable: a frozen group's rate is 0. The groups are in the optimizer's
-config and the number of unfrozen groups is one of its variables, so a saved
-and resumed run keeps both.
+per variable: a frozen group's rate is 0 (on TensorFlow, `GradualUnfreezing`
+also skips the frozen layers' gradients for the epoch). The groups are in
+the optimizer's config and the number of unfrozen groups is one of its
+variables, so a saved and resumed run keeps both.
 """
 
 import keras
@@ -197,7 +198,14 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
     Epoch e (0-based) trains the top `first + e` groups of the model's
     `LayerwiseAdam` or `LayerwiseSGD` (ULMFiT: first 1, then all after as
-    many epochs as there are groups).
+    many epochs as there are groups). The optimizer's rate of a frozen group
+    is 0 on every backend; on TensorFlow its layers are also set
+    `trainable=False` for the epoch (and the training step traced again), so
+    no gradient is computed for them, as `requires_grad=False` does in
+    ULMFiT's code: the first epochs cost little more than the forward pass
+    below the head, and Adam's moments of a frozen weight do not move. Every
+    layer is trainable again at the end of each epoch, so checkpoints and a
+    resumed run see the model as it was built.
 
     Args:
         first: Groups that train in the first epoch.
@@ -207,6 +215,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
         super().__init__()
         check_positive_integer("first", first)
         self.first = first
+        self._frozen = []
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
@@ -217,4 +226,26 @@ class GradualUnfreezing(keras.callbacks.Callback):
             )
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
-        optimizer.unfrozen.assign(min(self.first + epoch, len(optimizer.groups)))
+        unfrozen = min(self.first + epoch, len(optimizer.groups))
+        optimizer.unfrozen.assign(unfrozen)
+        if keras.backend.backend() == "tensorflow":
+            names = optimizer.groups[: len(optimizer.groups) - unfrozen]
+            layers = [self.model.get_layer(name) for group in names for name in group]
+            self._frozen = [layer for layer in layers if layer.trainable]
+            self._set_trainable(False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._set_trainable(True)
+        self._frozen = []
+
+    def on_train_end(self, logs=None):
+        self._set_trainable(True)  # a run stopped inside an epoch
+        self._frozen = []
+
+    def _set_trainable(self, trainable):
+        if not self._frozen or self._frozen[0].trainable == trainable:
+            return
+        for layer in self._frozen:
+            layer.trainable = trainable
+        # The step reads the trainable weights when traced: trace it again.
+        self.model.make_train_function(force=True)

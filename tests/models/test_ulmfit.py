@@ -116,6 +116,14 @@ def test_gradual_unfreezing_trains_the_head_alone_first(bilm, bilm_ids):
         if values and not all(np.array_equal(a, b) for a, b in zip(values, start[name]))
     }
     assert moved == {"head_norm_1", "head_hidden", "head_norm_2", "probability"}
+    assert all(layer.trainable for layer in model.layers if layer.name != "bilm_ids")
+    if keras.backend.backend() == "tensorflow":
+        # Frozen layers had no gradient at all: Adam's moments never moved.
+        frozen = model.get_layer("forward_lstm_1").trainable_variables[0]
+        index = optimizer._get_variable_index(frozen)
+        assert not np.any(optimizer._momentums[index].numpy())
+        head = model.get_layer("head_hidden").trainable_variables[0]
+        assert np.any(optimizer._momentums[optimizer._get_variable_index(head)])
     # The second epoch adds the top depth of both directions.
     model.fit(
         IDS, labels, epochs=2, initial_epoch=1, verbose=0,
