@@ -243,7 +243,12 @@ def add_evaluate_flag(
 
 
 def add_embedding_flags(
-    group, random_dim, embeddings="random", word2vec_files=False, bilm_model="birnn"
+    group,
+    random_dim,
+    embeddings="random",
+    word2vec_files=False,
+    bilm_model="birnn",
+    bilm_use="its mixed layers (ELMo) join the word vectors",
 ):
     """`--embedding-dim`, `--embeddings`, `--freeze-embeddings` and `--bilm`.
 
@@ -257,6 +262,7 @@ def add_embedding_flags(
         embeddings: The default of `--embeddings`.
         word2vec_files: Whether `--embeddings` also takes a word2vec text file.
         bilm_model: The `--model` that takes `--bilm`, for the help.
+        bilm_use: What that model does with the biLM, for the help.
     """
     group.add_argument(
         "--embedding-dim",
@@ -283,8 +289,7 @@ def add_embedding_flags(
         metavar="PATH",
         type=bilm_file,
         default=None,
-        help=f"{bilm_model}: a biLM .keras file from recipes.bilm; its mixed layers "
-        "(ELMo) join the word vectors",
+        help=f"{bilm_model}: a biLM .keras file from recipes.bilm; {bilm_use}",
     )
 
 

@@ -27,7 +27,12 @@ def _add_model_flags(task):
     task.add_argument("--units", type=cli.positive_int, default=100)
     task.add_argument("--num-layers", type=cli.positive_int, default=2)
     cli.add_embedding_flags(
-        task, random_dim=100, word2vec_files=True, bilm_model="birnn or ulmfit"
+        task,
+        random_dim=100,
+        word2vec_files=True,
+        bilm_model="birnn or ulmfit",
+        bilm_use="birnn: its mixed layers (ELMo) join the word vectors; ulmfit "
+        "(required): the language model it fine-tunes",
     )
     task.add_argument(
         "--multichannel",
@@ -54,7 +59,7 @@ def _add_model_flags(task):
         action=argparse.BooleanOptionalAction,
         default=True,
         help="ulmfit: train the head alone in the first epoch, then unfreeze one "
-        "more layer group, from the top, every epoch (default: on)",
+        "more layer group, from the top, every epoch",
     )
     task.add_argument(
         "--bag",
