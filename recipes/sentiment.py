@@ -236,15 +236,10 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
         for split in ("train", "valid")
     )
     pretrained = embeddings is not None
-    build, options = (
-        (
-            lambda config, optimizer: new_model(
-                args.model, config, optimizer, embeddings
-            )
-        ),
-        {},
-    )
+    options = {}
     if args.model == "ulmfit":
+        # Its optimizer needs the model (the layer groups) and the run's
+        # length (the schedule), so the flags' optimizer is not used.
         total_steps = args.epochs * count_batches(train)
 
         def build(config, _):
@@ -253,6 +248,11 @@ def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
 
         if args.gradual_unfreezing:
             options["callbacks"] = [GradualUnfreezing()]
+    else:
+
+        def build(config, optimizer):
+            return new_model(args.model, config, optimizer, embeddings)
+
     with strategy.scope():
         config, model = searched_or_flagged_model(
             args,
