@@ -11,6 +11,19 @@ import numpy as np
 from keras import ops
 
 
+def _id_map_weight(layer):
+    """The layer's frozen int32 id map: its `id_map` argument, or zeros that
+    a loaded model's saved weights replace."""
+    id_map = layer._initial_id_map
+    return layer.add_weight(
+        shape=(layer.input_vocab_size,),
+        dtype="int32",
+        initializer="zeros" if id_map is None else keras.initializers.Constant(id_map),
+        trainable=False,
+        name="id_map",
+    )
+
+
 @keras.saving.register_keras_serializable(package="garden")
 class BiLMFeatures(keras.layers.Layer):
     """A frozen biLM's layer states for the words of a downstream vocabulary.
@@ -57,16 +70,7 @@ class BiLMFeatures(keras.layers.Layer):
         return len(self.features.outputs)
 
     def build(self, input_shape):
-        id_map = self._initial_id_map
-        self.id_map = self.add_weight(
-            shape=(self.input_vocab_size,),
-            dtype="int32",
-            initializer="zeros"
-            if id_map is None
-            else keras.initializers.Constant(id_map),
-            trainable=False,
-            name="id_map",
-        )
+        self.id_map = _id_map_weight(self)
 
     def call(self, inputs):
         ids = ops.take(self.id_map, ops.cast(inputs, "int32"))
@@ -123,16 +127,7 @@ class VocabularyMap(keras.layers.Layer):
         self.trainable = False
 
     def build(self, input_shape):
-        id_map = self._initial_id_map
-        self.id_map = self.add_weight(
-            shape=(self.input_vocab_size,),
-            dtype="int32",
-            initializer="zeros"
-            if id_map is None
-            else keras.initializers.Constant(id_map),
-            trainable=False,
-            name="id_map",
-        )
+        self.id_map = _id_map_weight(self)
 
     def call(self, inputs):
         return ops.take(self.id_map, ops.cast(inputs, "int32"))

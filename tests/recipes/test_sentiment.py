@@ -34,6 +34,16 @@ def predicted_lines(output):
     return [line for line in lines if "P(positive)" in line]
 
 
+def served_and_shown(path, output):
+    """The export's P(positive) of `BAD_INPUT`, and those the run printed."""
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
+    shown = [
+        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
+    ]
+    return got, shown
+
+
 def test_textcnn_glove_multichannel_reports_predicts_and_exports(tmp_path, capsys):
     predictions = tmp_path / "out" / "predictions.tsv"
     recipe.main(
@@ -196,11 +206,7 @@ def test_birnn_with_bilm_features_trains_and_serves_raw_text(tmp_path, capsys):
     assert "The biLM's vocabulary covers" in output
     assert 0.0 <= accuracy_of(output) <= 1.0
     path = tmp_path / "exports" / "sentiment" / "1"
-    served = tf.saved_model.load(str(path)).signatures["serving_default"]
-    got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
-    shown = [
-        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
-    ]
+    got, shown = served_and_shown(path, output)
     np.testing.assert_allclose(got, shown, atol=1e-4)
     # The .keras file: the classifier, biLM features and all, behind its
     # preprocessor, on the same raw text.
@@ -269,11 +275,7 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     ]
     assert rates[0] > rates[1] and np.isclose(rates[1], 0.004 / 32, rtol=1e-4)
     path = tmp_path / "exports" / "sentiment" / "1"
-    served = tf.saved_model.load(str(path)).signatures["serving_default"]
-    got = served(text=tf.constant(BAD_INPUT))["probability"].numpy()
-    shown = [
-        float(line.split("= ")[1].split(")")[0]) for line in predicted_lines(output)
-    ]
+    got, shown = served_and_shown(path, output)
     np.testing.assert_allclose(got, shown, atol=1e-4)
 
 
