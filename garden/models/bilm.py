@@ -136,6 +136,11 @@ def bilm_tokens(bilm):
     return list(bilm.get_layer("embedding").tokens)
 
 
+def bilm_depth(model):
+    """LSTM layers per direction of a biLM, or of a model built on its layers."""
+    return sum(1 for layer in model.layers if layer.name.startswith("forward_lstm_"))
+
+
 def bilm_feature_model(bilm):
     """Token ids to the stacked layer states of a trained biLM (no softmax).
 
@@ -155,10 +160,7 @@ def bilm_feature_model(bilm):
     ids = bilm.input
     x = bilm.get_layer("embedding_dropout").output
     layers = [keras.layers.Concatenate(name="layer_0")([x, x])]
-    num_layers = sum(
-        1 for layer in bilm.layers if layer.name.startswith("forward_layer_")
-    )
-    for j in range(1, num_layers + 1):
+    for j in range(1, bilm_depth(bilm) + 1):
         forward = bilm.get_layer(f"forward_layer_{j}").output
         backward = bilm.get_layer(f"backward_layer_{j}").output
         backward = ReverseSequence(name=f"backward_in_order_{j}")(backward, ids)

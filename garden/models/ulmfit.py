@@ -22,7 +22,7 @@ gradual unfreezing act on (`garden.training.finetuning`).
 import keras
 
 from garden.layers import ConcatPooling, ReverseSequence, VocabularyMap
-from garden.models.bilm import DIRECTIONS
+from garden.models.bilm import DIRECTIONS, bilm_depth
 
 HEAD = "head"
 
@@ -32,11 +32,6 @@ def _encoder_layers(bilm):
     encoder = keras.models.clone_model(bilm)
     encoder.set_weights(bilm.get_weights())
     return {layer.name: layer for layer in encoder.layers}
-
-
-def bilm_depth(bilm):
-    """The number of LSTM layers in each direction of a biLM."""
-    return sum(1 for layer in bilm.layers if layer.name.startswith("forward_lstm_"))
 
 
 def build_ulmfit_classifier(
@@ -105,7 +100,7 @@ def ulmfit_groups(model):
     projection); then the head, every other layer with trainable weights.
     These are the groups of `garden.training.finetuning.LayerwiseAdam`.
     """
-    depth = sum(1 for layer in model.layers if layer.name.startswith("forward_lstm_"))
+    depth = bilm_depth(model)
     encoder = [["embedding"]] + [
         [f"{d}_{part}_{j}" for d in DIRECTIONS for part in ("lstm", "projection")]
         for j in range(1, depth + 1)
