@@ -9,7 +9,8 @@ exact rules). The tagger (`garden.models.tagger`) embeds the words, runs
 for left-to-right layers, the comparison that shows what the next words are
 worth) and a softmax at every word; loss and metrics skip padding. The
 defaults, one bidirectional GRU layer of 256 units a direction, are Tilk and
-Alumäe's (2016) model without its attention.
+Alumäe's (2016) model without its attention; `--attention-units` adds their
+output layer, attention over the window and late fusion.
 
 Data: the 25,000 IMDb training reviews, less a seeded validation hold-out
 whose micro F1 over the marks picks the best epoch, and the 25,000 test
@@ -108,12 +109,21 @@ def model_config(args, vocabulary):
         "bidirectional": not args.unidirectional,
         "dropout": args.dropout,
         "recurrent_dropout": args.recurrent_dropout,
+        "attention_units": args.attention_units,
     }
 
 
 def config_from_hp(hp, base_config):
-    """The search space: cell, units, layers, dropout (direction is a flag)."""
-    return {**base_config, **recurrent_from_hp(hp, cells=("gru", "lstm"), max_layers=2)}
+    """The search space: cell, units, layers, dropout and attention."""
+    return {
+        **base_config,
+        **recurrent_from_hp(hp, cells=("gru", "lstm"), max_layers=2),
+        "attention_units": (
+            hp.Choice("attention_units", [0, 64, 128])
+            if base_config["bidirectional"]
+            else 0
+        ),
+    }
 
 
 def new_model(config, optimizer):

@@ -1,6 +1,6 @@
 """Keras layers written from the equations of the lectures."""
 
-from garden.layers.attention import AdditiveAttention
+from garden.layers.attention import AdditiveAttention, LateFusion
 from garden.layers.bag_of_words import BagOfWords, NaiveBayesLogit, NGramIds
 from garden.layers.bilm_features import BiLMFeatures, VocabularyMap
 from garden.layers.deep_rnn import DeepRNN
@@ -30,6 +30,7 @@ __all__ = [
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "LateFusion",
     "NaiveBayesLogit",
     "NGramIds",
     "ReverseSequence",

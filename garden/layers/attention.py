@@ -104,3 +104,64 @@ class AdditiveAttention(keras.layers.Layer):
             "return_attention_scores": self.return_attention_scores,
         }
         return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="garden")
+class LateFusion(keras.layers.Layer):
+    """Tilk and Alumäe's (2016) late fusion of an attention context into a state.
+
+        c'_t = c_t W_c                          the context, in the state's width
+        g_t  = sigmoid(c'_t W_g + s_t W_s + b)  one gate per unit
+        f_t  = c'_t * g_t + s_t                 the fused state
+
+    The state passes through unchanged and the gates decide how much of the
+    context joins it, unit by unit (punctuator2's `hf_t = lfc * fw + h_t`):
+    the context can only add to what the state already says.
+
+    Call arguments:
+        inputs: `[state, context]`, `(batch, T, state_dim)` and `(batch, T,
+            context_dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> state, context = np.ones((2, 3, 4), "float32"), np.ones((2, 3, 6), "float32")
+    >>> tuple(LateFusion()([state, context]).shape)
+    (2, 3, 4)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        state_shape, context_shape = input_shape
+        width = state_shape[-1]
+        self.context_kernel = self.add_weight(
+            shape=(context_shape[-1], width),
+            initializer="glorot_uniform",
+            name="context_kernel",
+        )
+        self.gate_kernel = self.add_weight(
+            shape=(width, width), initializer="glorot_uniform", name="gate_kernel"
+        )
+        self.state_kernel = self.add_weight(
+            shape=(width, width), initializer="glorot_uniform", name="state_kernel"
+        )
+        self.bias = self.add_weight(shape=(width,), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        state, context = inputs
+        context = ops.matmul(context, self.context_kernel)
+        gates = ops.sigmoid(
+            ops.matmul(context, self.gate_kernel)
+            + ops.matmul(state, self.state_kernel)
+            + self.bias
+        )
+        return context * gates + state
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]

@@ -12,7 +12,9 @@ tags id sequences of any length in windows, as the exported model does;
 import keras
 import numpy as np
 
+from garden.checks import check_positive_integer
 from garden.data.punctuation import PAD_LABEL
+from garden.layers.attention import AdditiveAttention, LateFusion
 from garden.layers.deep_rnn import recurrent_layer_class
 from garden.models.batched import pad_ids, predict_by_length
 from garden.training.metrics import masked_cross_entropy
@@ -30,6 +32,7 @@ def build_tagger(
     bidirectional=True,
     dropout=0.0,
     recurrent_dropout=0.0,
+    attention_units=0,
     name="tagger",
 ):
     """A recurrent sequence tagger: a softmax over labels at every step.
@@ -46,6 +49,19 @@ def build_tagger(
     between layers and before the output. The logits are float32 (the one
     float32 island under mixed precision).
 
+    With `attention_units`, the output is Tilk and Alumäe's (2016): a
+    left-to-right output layer of the same cell reads the top states,
+    attends over all of them and fuses the context into its own state
+    before the softmax:
+
+        S_t = forward(H^(L))_t                         the output layer's state
+        c_t = AdditiveAttention(S_t, H^(L))            over the window's valid words
+        logits_t = LateFusion(S_t, c_t) W + b
+
+    Their query is the previous state S_(t-1) inside the recurrence; here it
+    is S_t (Luong et al. 2015), so the attention runs over all steps at once
+    rather than inside the loop.
+
     Args:
         vocab_size: Number of token ids.
         num_labels: Number of labels.
@@ -56,6 +72,8 @@ def build_tagger(
         bidirectional: Whether each layer reads both ways.
         dropout: Dropout rate on embeddings, between layers, before the output.
         recurrent_dropout: Variational dropout on the recurrent state.
+        attention_units: Width of the attention's score layer; 0 (default)
+            for no attention and no output layer. Only with `bidirectional`.
         name: Model name.
 
     Returns:
@@ -70,6 +88,14 @@ def build_tagger(
     (1, 3, 4)
     """
     layer_class = recurrent_layer_class(cell)
+    if attention_units:
+        check_positive_integer("attention_units", attention_units)
+        if not bidirectional:
+            raise ValueError(
+                "Received `attention_units` without `bidirectional`: the attention "
+                "reads the whole window, so a left-to-right tagger would see the "
+                "words to its right."
+            )
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True)(ids)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
@@ -83,6 +109,13 @@ def build_tagger(
             layer = layer_class(units, name=f"recurrent_{index}", **options)
         x = layer(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
+    if attention_units:
+        state = layer_class(units, return_sequences=True, name="output_recurrent")(x)
+        context = AdditiveAttention(attention_units, name="attention")(
+            state, x, mask=keras.ops.not_equal(ids, 0)
+        )
+        x = LateFusion(name="late_fusion")([state, context])
+        x = keras.layers.Dropout(dropout, name="fusion_dropout")(x)
     logits = keras.layers.Dense(num_labels, dtype="float32", name="logits")(x)
     return keras.Model(ids, logits, name=name)
 

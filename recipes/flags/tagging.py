@@ -25,6 +25,14 @@ def parse_args(argv=None):
     task.add_argument("--embedding-dim", type=cli.positive_int, default=100)
     task.add_argument("--dropout", type=cli.rate, default=0.2)
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
+    task.add_argument(
+        "--attention-units",
+        type=cli.non_negative_int,
+        default=0,
+        help="Tilk and Alumäe's output: a left-to-right layer that attends over "
+        "the top states (a score layer this wide) and fuses the context into "
+        "its state; 0 (default) for none",
+    )
     task.add_argument("--min-freq", type=cli.positive_int, default=5)
     task.add_argument(
         "--window",
@@ -50,4 +58,9 @@ def parse_args(argv=None):
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
+    if args.attention_units and args.unidirectional:
+        parser.error(
+            "argument --attention-units: not with --unidirectional (the attention "
+            "reads the whole window, so it would show the words to the right)"
+        )
     return args

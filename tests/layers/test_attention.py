@@ -1,10 +1,10 @@
-"""Additive attention: its equations, its mask, and float16 safety."""
+"""Additive attention and late fusion: equations, masks, float16 safety."""
 
 import keras
 import numpy as np
 import pytest
 
-from garden.layers.attention import AdditiveAttention
+from garden.layers.attention import AdditiveAttention, LateFusion
 
 
 def numpy_attention(layer, query, value, mask):
@@ -95,3 +95,24 @@ def test_padding_keys_from_an_embedding_mask_get_no_weight():
     weights = np.asarray(weights)
     np.testing.assert_allclose(weights[..., 2:], 0.0)
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_late_fusion_matches_the_equations_and_round_trips(tmp_path):
+    rng = np.random.default_rng(3)
+    state = rng.normal(size=(2, 3, 4)).astype("float32")
+    context = rng.normal(size=(2, 3, 6)).astype("float32")
+    layer = LateFusion()
+    layer([state, context])
+    # Non-zero bias, so that a dropped or misplaced bias shows.
+    layer.bias.assign(rng.normal(size=(4,)).astype("float32"))
+    w_c, w_g, w_s, b = (np.asarray(w, "float64") for w in layer.get_weights())
+    projected = context @ w_c
+    gates = 1.0 / (1.0 + np.exp(-(projected @ w_g + state @ w_s + b)))
+    np.testing.assert_allclose(
+        layer([state, context]), projected * gates + state, rtol=1e-5, atol=1e-6
+    )
+    inputs = [keras.Input((None, 4)), keras.Input((None, 6))]
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "fusion.keras")
+    loaded = keras.saving.load_model(tmp_path / "fusion.keras")
+    np.testing.assert_allclose(loaded([state, context]), model([state, context]))

@@ -41,7 +41,7 @@ def corpus(size, seed):
     ]
 
 
-def learned_scores(bidirectional):
+def learned_scores(bidirectional, attention_units=0):
     keras.utils.set_random_seed(1)
     train, test = corpus(300, seed=0), corpus(50, seed=1)
     vocabulary = Vocabulary(P.tokenizer().tokenize(text) for text in train)
@@ -52,6 +52,7 @@ def learned_scores(bidirectional):
         num_layers=1,
         embedding_dim=8,
         bidirectional=bidirectional,
+        attention_units=attention_units,
     )
     compile_tagger(model, keras.optimizers.Adam(0.02))
     model.fit(
@@ -76,10 +77,20 @@ def test_bigru_learns_the_rule_and_a_left_to_right_gru_cannot():
     assert left_to_right["period"]["recall"] < 0.8, left_to_right
 
 
-@pytest.mark.parametrize("cell, bidirectional", [("gru", True), ("lstm", False)])
-def test_padding_and_windows_change_nothing(cell, bidirectional):
+def test_the_attention_tagger_learns_the_rule():
+    scores = learned_scores(bidirectional=True, attention_units=8)
+    assert scores["overall"]["f1"] > 0.97, scores
+    assert min(scores[mark]["f1"] for mark in ("comma", "period", "question")) > 0.95
+
+
+@pytest.mark.parametrize(
+    "cell, bidirectional, attention_units",
+    [("gru", True, 0), ("lstm", False, 0), ("gru", True, 3)],
+)
+def test_padding_and_windows_change_nothing(cell, bidirectional, attention_units):
     model = build_tagger(30, 4, cell=cell, units=5, embedding_dim=6,
-                         bidirectional=bidirectional)  # fmt: skip
+                         bidirectional=bidirectional,
+                         attention_units=attention_units)  # fmt: skip
     ids = [np.array([5, 9, 12, 7, 29, 4], "int32"), np.array([8, 3], "int32")]
     alone = model.predict_on_batch(ids[0][None])
     padded = model.predict_on_batch(np.pad(ids[0], (0, 5))[None])
@@ -94,11 +105,16 @@ def test_padding_and_windows_change_nothing(cell, bidirectional):
     )
     kind = "Bidirectional" if bidirectional else cell.upper()
     assert [type(layer).__name__ for layer in model.layers].count(kind) == 2
+    assert ("attention" in [layer.name for layer in model.layers]) == bool(
+        attention_units
+    )
 
 
 def test_mixed_precision_keeps_float32_logits_and_its_twin_is_float32():
     keras.config.set_dtype_policy("mixed_bfloat16")
-    config = dict(vocab_size=30, num_labels=4, units=4, embedding_dim=6)
+    config = dict(
+        vocab_size=30, num_labels=4, units=4, embedding_dim=6, attention_units=3
+    )
     model = build_tagger(**config)
     assert model.get_layer("bidirectional_0").compute_dtype == "bfloat16"
     assert model.outputs[0].dtype == "float32"
@@ -107,8 +123,12 @@ def test_mixed_precision_keeps_float32_logits_and_its_twin_is_float32():
     assert {layer.compute_dtype for layer in twin.layers[1:]} == {"float32"}
 
 
-def test_saved_tagger_loads_and_predicts_alike(tmp_path):
-    model = compile_tagger(build_tagger(30, 4, units=4, embedding_dim=6), "adam")
+@pytest.mark.parametrize("attention_units", [0, 3])
+def test_saved_tagger_loads_and_predicts_alike(tmp_path, attention_units):
+    model = build_tagger(
+        30, 4, units=4, embedding_dim=6, attention_units=attention_units
+    )
+    compile_tagger(model, "adam")
     x = np.array([[5, 9, 12, 0]], "int32")
     model.save(tmp_path / "tagger.keras")
     loaded = keras.saving.load_model(tmp_path / "tagger.keras")
@@ -116,6 +136,10 @@ def test_saved_tagger_loads_and_predicts_alike(tmp_path):
     assert [m.name for m in loaded.metrics] == ["loss", "compile_metrics"]
 
 
-def test_unknown_cell_is_rejected():
+def test_unknown_cell_and_bad_attention_units_are_rejected():
     with pytest.raises(ValueError, match="argument `cell`"):
         build_tagger(30, 4, cell="transformer")
+    with pytest.raises(ValueError, match="argument `attention_units`"):
+        build_tagger(30, 4, attention_units=-1)
+    with pytest.raises(ValueError, match="`attention_units` without `bidirectional`"):
+        build_tagger(30, 4, attention_units=8, bidirectional=False)

@@ -81,6 +81,23 @@ def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
     np.testing.assert_allclose(bias[1] - bias[0], offsets, atol=0.051)
 
 
+def test_the_attention_tagger_serves_what_it_prints(tmp_path, capsys):
+    texts = ["what a film i loved it", "so good " * 30]
+    recipe.main(
+        [
+            *SMALL, "--attention-units", "4", "--run-dir", str(tmp_path / "run"),
+            "--export", str(tmp_path / "exports"),
+            *[flag for text in texts for flag in ("--punctuate", text)],
+        ]
+    )  # fmt: skip
+    shown = [eval(line) for line in punctuated_lines(capsys.readouterr().out)]
+    exported = keras.saving.load_model(tmp_path / "exports" / "tagging" / "1.keras")
+    assert exported.get_layer("tagger").get_layer("attention").units == 4
+    served = tf.saved_model.load(str(tmp_path / "exports" / "tagging" / "1"))
+    got = served.signatures["serving_default"](text=tf.constant(texts))
+    assert [text.decode() for text in got["punctuated"].numpy()] == shown
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -88,6 +105,8 @@ def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
         (["--cell", "transformer"], "--cell"),
         (["--window", "0"], "--window"),
         (["--dropout", "1.0"], "--dropout"),
+        (["--attention-units", "-1"], "--attention-units"),
+        (["--attention-units", "8", "--unidirectional"], "not with --unidirectional"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
