@@ -14,26 +14,24 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
+def _integer(text, accept, expected):
     try:
         value = int(text)
     except ValueError:
         value = None
-    if not is_positive_integer(value):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    return _integer(text, is_positive_integer, "a positive integer")
 
 
 def non_negative_int(text):
     """argparse type: an integer >= 0 (0 turning something off)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer(text, lambda value: value >= 0, "an integer >= 0")
 
 
 def _number(text, accept, expected):
