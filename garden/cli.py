@@ -14,9 +14,10 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
 
 
-def _integer(text, accept, expected):
+def _parse(text, convert, accept, expected):
+    """argparse's value: `convert(text)`, if it converts and `accept` takes it."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
         value = None
     if value is None or not accept(value):
@@ -26,37 +27,29 @@ def _integer(text, accept, expected):
 
 def positive_int(text):
     """argparse type: an integer >= 1."""
-    return _integer(text, is_positive_integer, "a positive integer")
+    return _parse(text, int, is_positive_integer, "a positive integer")
 
 
 def non_negative_int(text):
     """argparse type: an integer >= 0 (0 turning something off)."""
-    return _integer(text, lambda value: value >= 0, "an integer >= 0")
-
-
-def _number(text, accept, expected):
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not accept(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-    return value
+    return _parse(text, int, lambda value: value >= 0, "an integer >= 0")
 
 
 def positive_float(text):
     """argparse type: a finite float > 0."""
-    return _number(text, lambda value: 0 < value < math.inf, "a positive finite number")
+    return _parse(
+        text, float, lambda value: 0 < value < math.inf, "a positive finite number"
+    )
 
 
 def rate(text):
     """argparse type: a float in [0, 1)."""
-    return _number(text, lambda value: 0 <= value < 1, "a number in [0, 1)")
+    return _parse(text, float, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
 def positive_fraction(text):
     """argparse type: a float in (0, 1], e.g. a factor that decays a rate."""
-    return _number(text, lambda value: 0 < value <= 1, "a number in (0, 1]")
+    return _parse(text, float, lambda value: 0 < value <= 1, "a number in (0, 1]")
 
 
 def bounded_int(limit):
