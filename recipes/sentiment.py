@@ -35,6 +35,7 @@ Every result and its command are in docs/sentiment.md.
 
 import os
 
+import keras
 import numpy as np
 
 from garden import data
@@ -351,6 +352,10 @@ def run(args):
         # Also with --evaluate: export rebuilds the model from it.
         config["bilm"] = read_bilm(args.bilm)
         bilm_vocabulary = bilm_tokens(config["bilm"])
+        if not args.pretraining:
+            # The same layers, fresh weights (seeded): cloning re-runs the
+            # initializers and copies no weights.
+            config["bilm"] = keras.models.clone_model(config["bilm"])
     elif args.bilm and not args.evaluate:
         config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
     if "bilm" in config:

@@ -62,6 +62,14 @@ def _add_model_flags(task):
         "more layer group, from the top, every epoch",
     )
     task.add_argument(
+        "--pretraining",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ulmfit: start from --bilm's trained weights; --no-pretraining "
+        "keeps its layers and vocabulary but draws fresh weights (the ablation "
+        "without a pretrained language model)",
+    )
+    task.add_argument(
         "--bag",
         choices=BAG_OF_WORDS_MODES,
         default="multi_hot",
@@ -107,7 +115,10 @@ def _refuse_other_models_flags(parser, args):
         (["--bag"], ["bow"]),
         (["--bigram-min-count"], ["nbsvm"]),
         (["--dropout"], ["birnn", "textcnn", "nbsvm", "ulmfit"]),
-        (["--discriminative-decay", "--gradual-unfreezing"], ["ulmfit"]),
+        (
+            ["--discriminative-decay", "--gradual-unfreezing", "--pretraining"],
+            ["ulmfit"],
+        ),
         (
             ["--embeddings", "--embedding-dim", "--freeze-embeddings"],
             ["birnn", "textcnn"],

@@ -180,6 +180,7 @@ RECIPES = {
             "--bilm": Probe(value=_file("bilm.keras")),
             "--discriminative-decay": Probe(setting=ULMFIT),
             "--gradual-unfreezing": Probe(setting=ULMFIT),
+            "--pretraining": Probe(setting=ULMFIT),
             "--filters": Probe(setting=("--model", "textcnn")),
             "--multichannel": Probe(value=(), setting=("--model", "textcnn")),
             "--bag": Probe(value="tf_idf", setting=("--model", "bow")),

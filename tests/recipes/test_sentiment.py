@@ -179,6 +179,7 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
         (["--model", "ulmfit"], "--bilm"),
         (["--discriminative-decay", "2"], "--discriminative-decay"),
         (["--no-gradual-unfreezing"], "--gradual-unfreezing"),
+        (["--no-pretraining"], "--pretraining"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -277,6 +278,41 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     path = tmp_path / "exports" / "sentiment" / "1"
     got, shown = served_and_shown(path, output)
     np.testing.assert_allclose(got, shown, atol=1e-4)
+
+
+def encoder_weights_kept(bilm_path, checkpoint):
+    """Whether each biLM layer in the classifier still has the biLM's weights."""
+    bilm = keras.saving.load_model(bilm_path)
+    classifier = keras.saving.load_model(checkpoint)
+    names = {layer.name for layer in classifier.layers}
+    kept = [
+        all(
+            np.array_equal(a, b)
+            for a, b in zip(
+                layer.get_weights(), classifier.get_layer(layer.name).get_weights()
+            )
+        )
+        for layer in bilm.layers
+        if layer.weights and layer.name in names
+    ]
+    assert kept  # the classifier reuses the biLM's layers by name
+    return kept
+
+
+@pytest.mark.parametrize("pretraining", [True, False])
+def test_ulmfit_without_pretraining_starts_the_bilm_layers_afresh(
+    pretraining, tmp_path, capsys
+):
+    # One epoch with gradual unfreezing trains the head alone, so the biLM's
+    # layers leave it as they started: as trained, or drawn afresh.
+    bilm = tiny_bilm(tmp_path / "bilm.keras")
+    recipe.main(
+        [*SMALL, "--model", "ulmfit", "--max-length", "40", "--bilm", bilm]
+        + ["--run-dir", str(tmp_path / "run")]
+        + ([] if pretraining else ["--no-pretraining"])
+    )
+    kept = encoder_weights_kept(bilm, tmp_path / "run" / "best.keras")
+    assert all(kept) if pretraining else not any(kept)
 
 
 def test_birnn_takes_word2vec_text_vectors(tmp_path, capsys):
