@@ -1,16 +1,17 @@
 """Punctuation restoration on IMDb: a BiGRU or BiLSTM tags every word with its mark.
 
 The model reads the bare words of a review (lower-cased, punctuation
-removed) and labels each with the mark that followed it in the review:
-none, comma, period or question, as in Tilk and Alumäe (2016), who map
-`: -` to comma and `! ;` to period (`garden.data.punctuation` has the
-exact rules). The tagger (`garden.models.tagger`) embeds the words, runs
-`--num-layers` bidirectional garden GRU or LSTM layers (`--unidirectional`
-for left-to-right layers, the comparison that shows what the next words are
-worth) and a softmax at every word; loss and metrics skip padding. The
-defaults, one bidirectional GRU layer of 256 units a direction, are Tilk and
-Alumäe's (2016) model without its attention; `--attention-units` adds their
-output layer, attention over the window and late fusion.
+removed) and labels each with the mark that followed it in the review: none,
+comma, period or question, as in Tilk and Alumäe (2016), who map `: -` to
+comma and `! ;` to period (`garden.data.punctuation` has the exact rules).
+The tagger (`garden.models.tagger`) embeds the words (at random or from
+GloVe, `--embeddings`), runs `--num-layers` bidirectional garden GRU or LSTM
+layers (`--unidirectional` for left-to-right layers, the comparison that
+shows what the next words are worth) and a softmax at every word; loss and
+metrics skip padding. The defaults, one bidirectional GRU layer of 256 units
+a direction, are Tilk and Alumäe's (2016) model without its attention;
+`--attention-units` adds their output layer, attention over the window and
+late fusion.
 
 Data: the 25,000 IMDb training reviews, less a seeded validation hold-out
 whose micro F1 over the marks picks the best epoch, and the 25,000 test
@@ -51,6 +52,7 @@ import numpy as np
 from garden import data
 from garden.data import punctuation
 from garden.export.tagger import export_tagger
+from garden.models import set_embeddings
 from garden.models.tagger import (
     add_logit_offsets,
     build_tagger,
@@ -126,12 +128,20 @@ def config_from_hp(hp, base_config):
     }
 
 
-def new_model(config, optimizer):
-    return compile_tagger(build_tagger(**config), optimizer)
-
-
 def fit(args, strategy, splits, vocabulary, config):
     """Trains (after a search with `--tune`); returns config and best-epoch model."""
+    embeddings = None
+    if args.embeddings == "glove":
+        found = data.load_glove_embeddings(vocabulary, seed=args.seed)
+        print(f"GloVe 6B 50d covers {found.coverage:.1%} of the vocabulary.")
+        embeddings = found.matrix
+
+    def new_model(config, optimizer):
+        model = build_tagger(**config)
+        if embeddings is not None:
+            set_embeddings(model, embeddings)
+        return compile_tagger(model, optimizer)
+
     buckets = list(range(25, args.window, 25))
     train, valid = (
         punctuation.punctuation_dataset(

@@ -6,7 +6,7 @@ The flags of `recipes.tagging` (the parser's description is the line above).
 import argparse
 
 from garden import cli
-from recipes.flags import PUNCTUATION_WINDOW
+from recipes.flags import GLOVE_DIMENSION, PUNCTUATION_WINDOW
 
 
 def parse_args(argv=None):
@@ -22,7 +22,19 @@ def parse_args(argv=None):
     )
     task.add_argument("--units", type=cli.positive_int, default=256)
     task.add_argument("--num-layers", type=cli.positive_int, default=1)
-    task.add_argument("--embedding-dim", type=cli.positive_int, default=100)
+    task.add_argument(
+        "--embedding-dim",
+        type=cli.positive_int,
+        default=None,
+        help="default: 100 for random embeddings, 50 (the only choice) for GloVe",
+    )
+    task.add_argument(
+        "--embeddings",
+        choices=("random", "glove"),
+        default="random",
+        help="glove: GloVe 6B 50d vectors start the embedding, fine-tuned (words "
+        "without one start at random)",
+    )
     task.add_argument("--dropout", type=cli.rate, default=0.2)
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
     task.add_argument(
@@ -58,6 +70,13 @@ def parse_args(argv=None):
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
+    glove = args.embeddings == "glove"
+    if glove and args.embedding_dim not in (None, GLOVE_DIMENSION):
+        parser.error(
+            f"argument --embedding-dim: the glove vectors have {GLOVE_DIMENSION}"
+        )
+    if args.embedding_dim is None:
+        args.embedding_dim = GLOVE_DIMENSION if glove else 100
     if args.attention_units and args.unidirectional:
         parser.error(
             "argument --attention-units: not with --unidirectional (the attention "

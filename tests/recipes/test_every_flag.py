@@ -276,6 +276,7 @@ RECIPES = {
                 value="so good i loved it", after_fit=True, skip_reports=True
             ),
             "--mark-offsets": Probe(after_fit=True),
+            "--embeddings": Probe(value="glove", setting=("--embedding-dim", "50")),
             "--evaluate": _checkpoint("tagging"),
         },
     ),

@@ -107,6 +107,8 @@ def test_the_attention_tagger_serves_what_it_prints(tmp_path, capsys):
         (["--dropout", "1.0"], "--dropout"),
         (["--attention-units", "-1"], "--attention-units"),
         (["--attention-units", "8", "--unidirectional"], "not with --unidirectional"),
+        (["--embeddings", "glove"], "the glove vectors have 50"),
+        (["--embeddings", "word2vec"], "--embeddings"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -114,3 +116,31 @@ def test_bad_flags_fail_clearly(flags, message, capsys):
         recipe.parse_args([*SMALL, *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("embeddings", ["glove", "random"])
+def test_glove_starts_the_embedding(embeddings, tmp_path, capsys):
+    from garden.data.embeddings import load_glove_embeddings
+
+    at = SMALL.index("--embedding-dim")  # left to its default
+    flags = [*SMALL[:at], *SMALL[at + 2 :], "--embeddings", embeddings]
+    recipe.main([*flags, "--run-dir", str(tmp_path / "run")])
+    assert ("GloVe 6B 50d covers" in capsys.readouterr().out) == (embeddings == "glove")
+    model = keras.saving.load_model(tmp_path / "run" / "best.keras")
+    trained = next(w for w in model.weights if "embeddings" in w.path).numpy()
+    # The recipe's vocabulary and GloVe rows for it (words without a vector
+    # drawn with the same seed).
+    args = recipe.parse_args(flags)
+    tokenizer = recipe.punctuation.tokenizer()
+    vocabulary = recipe.data.Vocabulary(
+        (tokenizer.tokenize(t) for t in recipe.load_splits(args)["train"]),
+        min_freq=args.min_freq,
+    )
+    glove = load_glove_embeddings(vocabulary, seed=args.seed).matrix
+    width = 50 if embeddings == "glove" else 100
+    assert trained.shape == (len(vocabulary), width)
+    # Training moves each weight by its steps times the learning rate at
+    # most (about 0.1 here); GloVe's and Keras's random weights are further
+    # apart (4.4 at most).
+    moved = np.abs(trained[:, :50] - glove).max()
+    assert (moved < 0.25) == (embeddings == "glove")
