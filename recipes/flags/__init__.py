@@ -19,3 +19,18 @@ TREE_MODELS = ("treernn", "treelstm")  # garden.models.tree
 SST_MODELS = (*TREE_MODELS, "bilstm")  # garden.models.tree
 GLOVE_DIMENSION = 50  # garden.data.embeddings
 PUNCTUATION_WINDOW = 200  # garden.data.punctuation
+
+
+def resolve_glove_width(parser, args, random_dim):
+    """Fills in `--embedding-dim` for `--embeddings random|glove`.
+
+    GloVe's vectors fix the width (another is refused); random embeddings
+    take `random_dim` unless the flag gives one.
+    """
+    glove = args.embeddings == "glove"
+    if glove and args.embedding_dim not in (None, GLOVE_DIMENSION):
+        parser.error(
+            f"argument --embedding-dim: the glove vectors have {GLOVE_DIMENSION}"
+        )
+    if args.embedding_dim is None:
+        args.embedding_dim = GLOVE_DIMENSION if glove else random_dim

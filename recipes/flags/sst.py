@@ -4,7 +4,7 @@ The flags of `recipes.sst` (the parser's description is the line above).
 """
 
 from garden import cli
-from recipes.flags import GLOVE_DIMENSION, SST_MODELS, TREE_MODELS
+from recipes.flags import SST_MODELS, TREE_MODELS, resolve_glove_width
 
 
 def _add_sample_flags(task):
@@ -34,11 +34,7 @@ def _check_and_resolve(parser, args):
         args.model != "bilstm",
         "a tree model (--model " + " or ".join(TREE_MODELS) + ")",
     )
-    glove_dim = GLOVE_DIMENSION
-    if args.embeddings == "glove" and args.embedding_dim not in (None, glove_dim):
-        parser.error(f"argument --embedding-dim: GloVe vectors have {glove_dim}")
-    if args.embedding_dim is None:
-        args.embedding_dim = glove_dim if args.embeddings == "glove" else args.units
+    resolve_glove_width(parser, args, random_dim=args.units)
     if args.bilm and args.model != "bilstm":
         parser.error("argument --bilm: only for --model bilstm")
 

@@ -6,7 +6,7 @@ The flags of `recipes.tagging` (the parser's description is the line above).
 import argparse
 
 from garden import cli
-from recipes.flags import GLOVE_DIMENSION, PUNCTUATION_WINDOW
+from recipes.flags import PUNCTUATION_WINDOW, resolve_glove_width
 
 
 def parse_args(argv=None):
@@ -70,13 +70,7 @@ def parse_args(argv=None):
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
-    glove = args.embeddings == "glove"
-    if glove and args.embedding_dim not in (None, GLOVE_DIMENSION):
-        parser.error(
-            f"argument --embedding-dim: the glove vectors have {GLOVE_DIMENSION}"
-        )
-    if args.embedding_dim is None:
-        args.embedding_dim = GLOVE_DIMENSION if glove else 100
+    resolve_glove_width(parser, args, random_dim=100)
     if args.attention_units and args.unidirectional:
         parser.error(
             "argument --attention-units: not with --unidirectional (the attention "
