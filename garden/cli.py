@@ -244,6 +244,24 @@ def add_evaluate_flag(
     )
 
 
+def add_ema_flag(group):
+    """`--ema MOMENTUM`: validate, checkpoint and keep the weights' moving average.
+
+    `garden.training.optimizer_from_flags` gives the optimizer Keras's
+    `use_ema` and `fit_from_flags` swaps the average in for validation and
+    checkpoints (`SwapAveragedWeights`); a recipe lists the flag only where
+    it builds its optimizer and trains through both.
+    """
+    group.add_argument(
+        "--ema",
+        metavar="MOMENTUM",
+        type=rate,
+        default=None,
+        help="validate, checkpoint and keep an exponential moving average of "
+        "the weights with this momentum (e.g. 0.999)",
+    )
+
+
 def add_embedding_flags(
     group,
     random_dim,

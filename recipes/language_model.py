@@ -178,9 +178,7 @@ def fit(args, config, train, valid):
         config, model = tuned_config(args, config, train, valid)
     else:
         model = build_language_model(**config, **training_options(args))
-        optimizer = optimizer_from_flags(
-            args, ema_momentum=args.ema or None, averaged=args.nt_asgd is not None
-        )
+        optimizer = optimizer_from_flags(args, averaged=args.nt_asgd is not None)
         compile_language_model(model, optimizer)
     history = fit_from_flags(
         model,
@@ -189,7 +187,6 @@ def fit(args, config, train, valid):
         valid,
         "val_perplexity",
         stateful=args.bptt != "full",
-        ema=bool(args.ema),
         nt_asgd=args.nt_asgd,
     )
     return config, model, history

@@ -154,8 +154,8 @@ def fit_from_flags(
         config: The model's builder arguments as resolved (after `--tune`),
             recorded in the run and in its checkpoints (`describe_model`) so
             `--evaluate` rebuilds what was trained.
-        **options: More `standard_callbacks` arguments (`stateful`, `ema`,
-            `callbacks`).
+        **options: More `standard_callbacks` arguments (`stateful`,
+            `nt_asgd`, `callbacks`); `ema` comes from `--ema`.
 
     Returns:
         The `keras.callbacks.History`.
@@ -173,6 +173,8 @@ def fit_from_flags(
         monitor=monitor,
         mode=mode,
         patience=args.patience,
+        # The optimizer averages the weights under `--ema` (optimizer_from_flags).
+        ema=bool(getattr(args, "ema", None)),
         **schedule_from_flags(args),
         **options,
     )

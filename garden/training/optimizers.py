@@ -88,16 +88,18 @@ def make_optimizer(
 
 
 def optimizer_from_flags(args, **overrides):
-    """The optimizer of `--optimizer`, `--learning-rate` and `--clip-norm`.
+    """The optimizer of `--optimizer`, `--learning-rate`, `--clip-norm` and `--ema`.
 
     Every recipe builds its optimizer here (the per-epoch `--lr-decay` is a
     callback of `fit_from_flags`); `overrides` replace `make_optimizer`
-    arguments the recipe decides itself (e.g. `ema_momentum`).
+    arguments the recipe decides itself (e.g. `averaged`). `--ema` is read
+    only where the recipe lists it (`garden.cli.add_ema_flag`).
     """
     options = {
         "name": args.optimizer,
         "learning_rate": args.learning_rate,
         "clip_norm": args.clip_norm,
+        "ema_momentum": getattr(args, "ema", None) or None,
         **overrides,
     }
     return make_optimizer(**options)

@@ -115,14 +115,7 @@ def _add_awd_flags(parser):
 
 def _add_training_flags(task):
     """Weight averaging and tying, BPTT, and how the streams are scored."""
-    task.add_argument(
-        "--ema",
-        metavar="MOMENTUM",
-        type=cli.rate,
-        default=None,
-        help="validate, checkpoint and keep an exponential moving average of "
-        "the weights with this momentum (e.g. 0.999)",
-    )
+    cli.add_ema_flag(task)
     task.add_argument("--tie-weights", action="store_true")
     task.add_argument("--residual", action="store_true")
     task.add_argument("--bptt", choices=BPTT_MODES, default="truncated")

@@ -59,6 +59,7 @@ def parse_args(argv=None):
         help="after training, add to each mark's logit the offset that maximizes "
         "the validation F1 (folded into the output bias, so the export has it)",
     )
+    cli.add_ema_flag(task)
     cli.add_review_sample_flags(task, validation_size=2500)
     task.add_argument(
         "--punctuate",
@@ -71,6 +72,8 @@ def parse_args(argv=None):
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
     resolve_glove_width(parser, args, random_dim=100)
+    if args.tune and args.ema:
+        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
     if args.attention_units and args.unidirectional:
         parser.error(
             "argument --attention-units: not with --unidirectional (the attention "
