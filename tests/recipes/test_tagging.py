@@ -109,6 +109,8 @@ def test_the_attention_tagger_serves_what_it_prints(tmp_path, capsys):
         (["--attention-units", "8", "--unidirectional"], "not with --unidirectional"),
         (["--embeddings", "glove"], "the glove vectors have 50"),
         (["--embeddings", "word2vec"], "--embeddings"),
+        (["--ema", "1.5"], "--ema"),
+        (["--ema", "0.99", "--tune"], "--ema: not with --tune"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):

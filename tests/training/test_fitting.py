@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from garden.training.fitting import epochs_of_unknown_length, fit_from_flags
+from garden.training.optimizers import optimizer_from_flags
 
 RAN_OUT = "Your input ran out of data"
 
@@ -65,3 +66,38 @@ def test_a_recipe_fit_warns_nothing(tmp_path):
         history = fit_from_flags(_model(), args, data, data, monitor="val_loss")
     assert len(history.history["loss"]) == 2
     assert _messages(record) == []
+
+
+def test_ema_flag_averages_validation_and_checkpoint(tmp_path):
+    # `--ema` reaches the optimizer (optimizer_from_flags) and the callbacks
+    # (fit_from_flags): training ends on the averaged weights, not the last
+    # step's raw ones, and best.keras holds them.
+    args = argparse.Namespace(
+        run_dir=str(tmp_path),
+        verbose=0,
+        patience=None,
+        epochs=2,
+        lr_decay=None,
+        lr_decay_start=1,
+        recipe="test",
+        optimizer="sgd",
+        learning_rate=0.1,
+        clip_norm=None,
+        ema=0.9,
+    )
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer_from_flags(args), loss="mse")
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    raw = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: raw.append(model.get_weights()[0])
+    )
+    data = _unknown_length_dataset()
+    fit_from_flags(model, args, data, data, monitor="val_loss", callbacks=[record])
+    final = model.get_weights()[0]
+    assert not np.allclose(final, raw[-1])
+    saved = keras.saving.load_model(tmp_path / "best.keras").get_weights()[0]
+    np.testing.assert_allclose(saved, final, rtol=1e-6)
+    args.ema = None
+    assert not optimizer_from_flags(args).use_ema
