@@ -50,16 +50,22 @@ def test_only_that_warning_is_silenced():
     assert _messages(record) == ["something else"]
 
 
-def test_a_recipe_fit_warns_nothing(tmp_path):
-    args = argparse.Namespace(
-        run_dir=str(tmp_path),
+def _flags(run_dir, **more):
+    """The shared flags `fit_from_flags` reads, for a 2-epoch run."""
+    return argparse.Namespace(
+        run_dir=str(run_dir),
         verbose=0,
         patience=None,
         epochs=2,
         lr_decay=None,
         lr_decay_start=1,
         recipe="test",
+        **more,
     )
+
+
+def test_a_recipe_fit_warns_nothing(tmp_path):
+    args = _flags(tmp_path)
     data = _unknown_length_dataset()
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -72,19 +78,7 @@ def test_ema_flag_averages_validation_and_checkpoint(tmp_path):
     # `--ema` reaches the optimizer (optimizer_from_flags) and the callbacks
     # (fit_from_flags): training ends on the averaged weights, not the last
     # step's raw ones, and best.keras holds them.
-    args = argparse.Namespace(
-        run_dir=str(tmp_path),
-        verbose=0,
-        patience=None,
-        epochs=2,
-        lr_decay=None,
-        lr_decay_start=1,
-        recipe="test",
-        optimizer="sgd",
-        learning_rate=0.1,
-        clip_norm=None,
-        ema=0.9,
-    )
+    args = _flags(tmp_path, optimizer="sgd", learning_rate=0.1, clip_norm=None, ema=0.9)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer_from_flags(args), loss="mse")
