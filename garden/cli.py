@@ -200,6 +200,9 @@ def parse(parser, argv=None):
         parser, args, ["--tuner", "--tune-dir", "--max-trials"], args.tune, "--tune"
     )
     only_with(parser, args, ["--model-name"], args.export, "--export")
+    if getattr(args, "ema", None) and args.tune:
+        # The search compiles its own optimizers (optimizer_from_hp): no average.
+        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
     if args.data:
         if not os.path.isdir(args.data):
             parser.error(f"argument --data: {args.data!r} is not a directory")
@@ -250,7 +253,8 @@ def add_ema_flag(group):
     `garden.training.optimizer_from_flags` gives the optimizer Keras's
     `use_ema` and `fit_from_flags` swaps the average in for validation and
     checkpoints (`SwapAveragedWeights`); a recipe lists the flag only where
-    it builds its optimizer and trains through both.
+    it builds its optimizer and trains through both. `parse` refuses it with
+    `--tune`.
     """
     group.add_argument(
         "--ema",

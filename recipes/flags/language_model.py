@@ -199,7 +199,7 @@ def _check_and_resolve(parser, args):
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
     # The search picks the optimizer and the regularisers itself.
-    for flag in ("--ema", "--nt-asgd", *SEARCHED_REGULARISERS):
+    for flag in ("--nt-asgd", *SEARCHED_REGULARISERS):
         if args.tune and getattr(args, flag[2:].replace("-", "_")):
             parser.error(f"argument {flag}: not with --tune (the search picks it)")
     if args.ema and args.nt_asgd:

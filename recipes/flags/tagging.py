@@ -72,8 +72,6 @@ def parse_args(argv=None):
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
     resolve_glove_width(parser, args, random_dim=100)
-    if args.tune and args.ema:
-        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
     if args.attention_units and args.unidirectional:
         parser.error(
             "argument --attention-units: not with --unidirectional (the attention "

@@ -21,10 +21,10 @@ def _unknown_length_dataset():
     return dataset.batch(5)
 
 
-def _model():
+def _model(optimizer="sgd"):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
+    model.compile(optimizer=optimizer, loss="mse")
     return model
 
 
@@ -79,9 +79,7 @@ def test_ema_flag_averages_validation_and_checkpoint(tmp_path):
     # (fit_from_flags): training ends on the averaged weights, not the last
     # step's raw ones, and best.keras holds them.
     args = _flags(tmp_path, optimizer="sgd", learning_rate=0.1, clip_norm=None, ema=0.9)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer_from_flags(args), loss="mse")
+    model = _model(optimizer_from_flags(args))
     assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
     raw = []
     record = keras.callbacks.LambdaCallback(
