@@ -180,7 +180,7 @@ def punctuate(args, model, vocabulary, texts):
     tokenizer = punctuation.tokenizer()
     words = [tokenizer.tokenize(text) for text in texts]
     ids = [vocabulary.encode(w) for w in words]
-    return words, predict_labels(model, ids, args.window, args.batch_size)
+    return words, predict_labels(model, ids, args.window, args.batch_size, args.stride)
 
 
 def labelled_ids(vocabulary, texts):
@@ -193,7 +193,9 @@ def labelled_ids(vocabulary, texts):
 def set_mark_offsets(args, model, vocabulary, texts):
     """Folds the offsets that maximize the validation F1 into the output bias."""
     ids, labels = labelled_ids(vocabulary, texts)
-    logits = np.concatenate(predict_logits(model, ids, args.window, args.batch_size))
+    logits = np.concatenate(
+        predict_logits(model, ids, args.window, args.batch_size, args.stride)
+    )
     names = punctuation.PUNCTUATION_LABELS
     plain = tagging_scores(labels, np.argmax(logits, -1), names)["overall"]["f1"]
     offsets, f1 = mark_offsets(logits, labels)
@@ -209,7 +211,9 @@ def set_mark_offsets(args, model, vocabulary, texts):
 def report_test(args, model, vocabulary, texts):
     start = time.time()
     ids, labels = labelled_ids(vocabulary, texts)
-    predicted = np.concatenate(predict_labels(model, ids, args.window, args.batch_size))
+    predicted = np.concatenate(
+        predict_labels(model, ids, args.window, args.batch_size, args.stride)
+    )
     scores = tagging_scores(labels, predicted, punctuation.PUNCTUATION_LABELS)
     log_metrics("test", word_accuracy=np.mean(labels == predicted), reviews=len(texts))
     print(
@@ -274,6 +278,7 @@ def run(args):
             args.export,
             args.model_name,
             args.window,
+            args.stride,
             examples=splits["valid"][:3],  # TF Serving's warmup request
         )
         attach_to_export(path)

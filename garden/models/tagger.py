@@ -143,43 +143,101 @@ def float32_tagger(config, weights):
     return float32_copy(build_tagger, config, weights)
 
 
-def predict_logits(model, token_ids, window, batch_size=64):
+def window_plan(length, window, stride=None):
+    """Where the windows of a sequence start, and which window labels each item.
+
+    Windows of at most `window` items start every `stride` items, until one
+    reaches the sequence's end. Each item takes its label from the window
+    it sits most centrally in: past its first `(window - stride) // 2`
+    items, unless that is the sequence's first window, and before the last
+    as many, unless the last; so every item has at least that much context
+    on each side that the sequence has. A `stride` equal to `window` (the
+    default) gives consecutive windows, each labelling its own items, as
+    training cuts them; half the window gives every item a quarter window
+    of context either side, where consecutive windows leave the items at a
+    cut with none on one side.
+
+    Args:
+        length: The sequence's length.
+        window: Most items per window.
+        stride: Items from one window's start to the next's, from 1 to
+            `window`; None for `window`.
+
+    Returns:
+        `(starts, owners)`: int arrays, the start of each window (none for an
+        empty sequence) and the window of each of the `length` items.
+
+    Example:
+
+    >>> starts, owners = window_plan(7, 4, stride=2)
+    >>> starts.tolist(), owners.tolist()
+    ([0, 2, 4], [0, 0, 0, 1, 1, 2, 2])
+    >>> [x.tolist() for x in window_plan(7, 4)]
+    [[0, 4], [0, 0, 0, 0, 1, 1, 1]]
+    """
+    check_positive_integer("window", window)
+    stride = window if stride is None else stride
+    check_positive_integer("stride", stride)
+    if stride > window:
+        raise ValueError(
+            f"Received `stride` {stride} longer than `window` {window}: the items "
+            "between windows would get no label."
+        )
+    if length == 0:
+        return np.zeros(0, "int64"), np.zeros(0, "int64")
+    last = max(0, -(-(length - window) // stride))  # ceil, the last window's index
+    margin = (window - stride) // 2
+    owners = np.clip((np.arange(length) - margin) // stride, 0, last)
+    return stride * np.arange(last + 1), owners
+
+
+def predict_logits(model, token_ids, window, batch_size=64, stride=None):
     """The label logits of every id of every sequence, tagged in windows.
 
-    Each sequence is cut into consecutive windows of at most `window` ids
-    (the last one shorter), each window tagged on its own, as the exported
-    model does. Windows are sorted by length and batched with padding to
-    the longest (rounded up to a multiple of 50, so few shapes are traced).
+    Each sequence is cut into windows of at most `window` ids starting
+    every `stride` ids (consecutive by default), each window tagged on its
+    own, and each id takes its logits from the window `window_plan` gives
+    it, as the exported model does. Windows are sorted by length and
+    batched with padding to the longest (rounded up to a multiple of 50,
+    so few shapes are traced).
 
     Args:
         model: A tagger from `build_tagger`.
         token_ids: A list of 1-D id sequences (an empty one gets no rows).
         window: Most ids per window.
         batch_size: Windows per batch.
+        stride: Ids between window starts, from 1 to `window`; None for
+            `window`.
 
     Returns:
         A list of float32 arrays `(length, num_labels)`, one per sequence.
     """
-    places, windows = [], []  # (sequence, start) of each window
-    for row, ids in enumerate(token_ids):
+    plans, windows = [], []
+    for ids in token_ids:
         ids = np.asarray(ids, "int32")
-        for start in range(0, len(ids), window):
-            places.append((row, start))
-            windows.append(ids[start : start + window])
+        starts, owners = window_plan(len(ids), window, stride)
+        plans.append((len(windows), starts, owners))
+        windows += [ids[start : start + window] for start in starts]
 
     def predict(batch):
         logits = np.asarray(model.predict_on_batch(pad_ids(batch, multiple=50)))
         return [logits[line, : len(ids)] for line, ids in enumerate(batch)]
 
     num_labels = model.output_shape[-1]
-    logits = [np.zeros((len(ids), num_labels), "float32") for ids in token_ids]
     predicted = predict_by_length(predict, windows, batch_size)
-    for (row, start), window_logits in zip(places, predicted, strict=True):
-        logits[row][start : start + len(window_logits)] = window_logits
+    logits = []
+    for first, starts, owners in plans:
+        # Owners never decrease: window k labels the items [ends[k-1], ends[k]).
+        ends = np.searchsorted(owners, np.arange(len(starts)), side="right")
+        pieces = [
+            predicted[first + k][begin - start : end - start]
+            for k, (start, begin, end) in enumerate(zip(starts, [0, *ends], ends))
+        ]
+        logits.append(np.concatenate([np.zeros((0, num_labels), "float32"), *pieces]))
     return logits
 
 
-def predict_labels(model, token_ids, window, batch_size=64):
+def predict_labels(model, token_ids, window, batch_size=64, stride=None):
     """The argmax label of every id of every sequence, tagged in windows.
 
     As `predict_logits`, which gives the logits.
@@ -189,7 +247,7 @@ def predict_labels(model, token_ids, window, batch_size=64):
     """
     return [
         np.argmax(logits, axis=-1).astype("int32")
-        for logits in predict_logits(model, token_ids, window, batch_size)
+        for logits in predict_logits(model, token_ids, window, batch_size, stride)
     ]
 
 

@@ -50,7 +50,16 @@ def parse_args(argv=None):
         "--window",
         type=cli.positive_int,
         default=PUNCTUATION_WINDOW,
-        help="words per window: longer texts are tagged in consecutive windows",
+        help="words per window: training cuts longer texts into consecutive windows",
+    )
+    task.add_argument(
+        "--stride",
+        type=cli.positive_int,
+        default=None,
+        help="after training (mark offsets, test, --punctuate, export), tag texts "
+        "in windows starting every this many words, each word labelled by the "
+        "window it sits most centrally in; default: half of --window (--stride "
+        "equal to --window: consecutive windows, as in training)",
     )
     task.add_argument(
         "--mark-offsets",
@@ -72,6 +81,13 @@ def parse_args(argv=None):
     args = cli.parse(parser, argv)
     cli.check_review_sample(parser, args)
     resolve_glove_width(parser, args, random_dim=100)
+    if args.stride is None:
+        args.stride = max(1, args.window // 2)
+    elif args.stride > args.window:
+        parser.error(
+            f"argument --stride: {args.stride} is longer than --window "
+            f"{args.window}; the words between windows would get no label"
+        )
     if args.attention_units and args.unidirectional:
         parser.error(
             "argument --attention-units: not with --unidirectional (the attention "

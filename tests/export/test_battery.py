@@ -30,7 +30,7 @@ from garden.models.classifiers import predict_probabilities
 from garden.models.tagger import predict_labels
 from garden.models.tree import predict_nodes
 from tests.export.test_language_model import keras_mean_nll
-from tests.export.test_tagger import WINDOW
+from tests.export.test_tagger import STRIDE, WINDOW
 
 BATTERY = {
     "empty batch": [],
@@ -145,7 +145,7 @@ def served(
     def punctuated(texts):
         words = [tag_tokenizer.tokenize(python_text(t)) for t in texts]
         labels = predict_labels(
-            tagger, [tag_vocabulary.encode(w) for w in words], WINDOW
+            tagger, [tag_vocabulary.encode(w) for w in words], WINDOW, stride=STRIDE
         )
         return {
             "punctuated": [P.restore_punctuation(w, y) for w, y in zip(words, labels)]

@@ -32,6 +32,9 @@ TEXTS = [
 ]
 EXAMPLES = [CORPUS[0], TEXTS[2], TEXTS[5]]
 WINDOW = 7
+# Windows start every 3 words; each word is labelled by the one it is most
+# central in (`window_plan`), in the graph as in `predict_labels`.
+STRIDE = 3
 
 
 def build_export(tmp_path_factory):
@@ -42,7 +45,14 @@ def build_export(tmp_path_factory):
     model = build_tagger(len(vocabulary), 4, units=6, embedding_dim=5)
     root = tmp_path_factory.mktemp("exports")
     path = export_tagger(
-        model, tokenizer, vocabulary, str(root), "tagging", WINDOW, examples=EXAMPLES
+        model,
+        tokenizer,
+        vocabulary,
+        str(root),
+        "tagging",
+        WINDOW,
+        STRIDE,
+        examples=EXAMPLES,
     )
     return tokenizer, vocabulary, model, root, path
 
@@ -84,7 +94,11 @@ def test_fresh_process_agrees_with_keras_on_any_text(exported):
     )
     words = [tokenizer.tokenize(text) for text in TEXTS]
     assert [len(w) for w in words] == [0, 3_800, 5, 9, 0, 7]
-    labels = predict_labels(model, [vocabulary.encode(w) for w in words], WINDOW)
+    ids = [vocabulary.encode(w) for w in words]
+    labels = predict_labels(model, ids, WINDOW, stride=STRIDE)
+    # The stride matters to these labels: consecutive windows give others.
+    consecutive = predict_labels(model, ids, WINDOW)
+    assert not all(np.array_equal(a, b) for a, b in zip(labels, consecutive))
     want = [P.restore_punctuation(w, y) for w, y in zip(words, labels)]
     assert got["punctuated"] == want
     assert got["punctuated"][0] == "" and got["punctuated"][4] == ""

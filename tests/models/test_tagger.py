@@ -11,6 +11,8 @@ from garden.models.tagger import (
     compile_tagger,
     float32_tagger,
     predict_labels,
+    predict_logits,
+    window_plan,
 )
 from garden.training.tagging_metrics import tagging_scores
 
@@ -108,6 +110,53 @@ def test_padding_and_windows_change_nothing(cell, bidirectional, attention_units
     assert ("attention" in [layer.name for layer in model.layers]) == bool(
         attention_units
     )
+
+
+@pytest.mark.parametrize("length", [0, 1, 4, 7, 11, 12, 30])
+@pytest.mark.parametrize("window, stride", [(4, 4), (4, 2), (5, 2), (6, 1), (7, 3)])
+def test_window_plan_labels_each_item_where_it_has_most_context(length, window, stride):
+    starts, owners = window_plan(length, window, stride)
+    assert len(owners) == length and np.all(np.diff(owners) >= 0)
+    assert len(starts) == (0 if length == 0 else len(set(owners.tolist())))
+    if length:
+        assert starts[0] == 0 and starts[-1] + window >= length  # reaches the end
+        assert np.all(np.diff(starts) == stride)
+    context = (window - stride) // 2
+    for item, owner in enumerate(owners):
+        start = starts[owner]
+        end = min(start + window, length)
+        assert start <= item < end
+        # Only the text's own ends give less context than the margin.
+        assert item - start >= context or start == 0
+        assert end - 1 - item >= context or end == length
+    if stride == window:  # consecutive windows, as training cuts them
+        assert [starts[k] for k in owners] == [i - i % window for i in range(length)]
+
+
+def test_window_plan_refuses_a_stride_past_the_window():
+    for stride in (0, 5, 2.0):
+        with pytest.raises(ValueError, match="`stride`"):
+            window_plan(10, 4, stride)
+
+
+def test_strided_windows_take_each_words_logits_from_its_window():
+    keras.utils.set_random_seed(2)
+    model = build_tagger(30, 4, units=5, embedding_dim=6)
+    ids = [np.arange(1, 11, dtype="int32"), np.array([8, 3], "int32"), []]
+    logits = predict_logits(model, ids, window=4, stride=2)
+    assert [len(x) for x in logits] == [10, 2, 0]
+    # Windows [0, 4), [2, 6), [4, 8), [6, 10); words 0-2, 3-4, 5-6 and 7-9.
+    for start, words in ((0, range(0, 3)), (2, range(3, 5)), (4, range(5, 7)),
+                         (6, range(7, 10))):  # fmt: skip
+        alone = model(ids[0][None, start : start + 4])[0].numpy()
+        for word in words:
+            np.testing.assert_allclose(
+                logits[0][word], alone[word - start], rtol=1e-5, atol=1e-6
+            )
+    np.testing.assert_allclose(logits[1], model(ids[1][None])[0], rtol=1e-5, atol=1e-6)
+    # Bidirectional: a word's window changes its logits.
+    consecutive = predict_logits(model, ids, window=4)
+    assert np.abs(consecutive[0][3] - logits[0][3]).max() > 1e-4
 
 
 def test_mixed_precision_keeps_float32_logits_and_its_twin_is_float32():

@@ -98,12 +98,20 @@ def test_the_attention_tagger_serves_what_it_prints(tmp_path, capsys):
     assert [text.decode() for text in got["punctuated"].numpy()] == shown
 
 
+def test_stride_defaults_to_half_the_window():
+    assert recipe.parse_args(SMALL).stride == 25
+    assert recipe.parse_args([*SMALL, "--window", "9"]).stride == 4
+    assert recipe.parse_args([*SMALL, "--stride", "50"]).stride == 50
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
         (["--validation-size", "60"], "--validation-size"),
         (["--cell", "transformer"], "--cell"),
         (["--window", "0"], "--window"),
+        (["--stride", "0"], "--stride"),
+        (["--stride", "51"], "--stride: 51 is longer than --window 50"),
         (["--dropout", "1.0"], "--dropout"),
         (["--attention-units", "-1"], "--attention-units"),
         (["--attention-units", "8", "--unidirectional"], "not with --unidirectional"),
