@@ -17,9 +17,12 @@ Data: the 25,000 IMDb training reviews, less a seeded validation hold-out
 whose micro F1 over the marks picks the best epoch, and the 25,000 test
 reviews (`--max-train-examples` and `--max-test-examples` take seeded
 samples). Words seen at least 5 times form the vocabulary; others are
-`<unk>`. Reviews are cut into consecutive windows of `--window` words (200:
-three reviews in five fit in one) that are tagged independently, in training,
-evaluation and the exported model alike, so every test word is scored.
+`<unk>`. Training cuts reviews into consecutive windows of `--window` words
+(200: three reviews in five fit in one), each tagged on its own. After
+training (mark offsets, test, `--punctuate` and the export alike) windows
+start every `--stride` words (half the window by default) and each word
+takes its label from the window it sits most centrally in, so no word sits
+at a cut with no context on one side; every test word is scored.
 
 After training, each mark's logit gets the offset that maximizes the
 validation F1 (`--mark-offsets`, on by default: the argmax of a model
