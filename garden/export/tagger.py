@@ -12,7 +12,7 @@ from garden.export.serving import (
     write_version,
 )
 from garden.layers import cell_loops_only
-from garden.models.tagger import window_plan
+from garden.models.tagger import window_stride
 from garden.training.checkpoints import save_model
 
 
@@ -50,8 +50,7 @@ def tagger_archive(model, tokenizer, vocabulary, window, stride=None):
     Returns:
         The `keras.export.ExportArchive`.
     """
-    window_plan(0, window, stride)  # checks window and stride
-    step = window if stride is None else stride
+    step = window_stride(window, stride)
     margin = (window - step) // 2
     preprocessor = TextToIds(tokenizer, vocabulary)
     archive = tracking_archive(model, preprocessor)

@@ -143,6 +143,24 @@ def float32_tagger(config, weights):
     return float32_copy(build_tagger, config, weights)
 
 
+def window_stride(window, stride=None):
+    """The stride of `window_plan`, checked: `window` for None, else `stride`.
+
+    Raises:
+        ValueError: If `window` or `stride` is not a positive integer, or
+            `stride` is longer than `window`.
+    """
+    check_positive_integer("window", window)
+    stride = window if stride is None else stride
+    check_positive_integer("stride", stride)
+    if stride > window:
+        raise ValueError(
+            f"Received `stride` {stride} longer than `window` {window}: the items "
+            "between windows would get no label."
+        )
+    return stride
+
+
 def window_plan(length, window, stride=None):
     """Where the windows of a sequence start, and which window labels each item.
 
@@ -175,14 +193,7 @@ def window_plan(length, window, stride=None):
     >>> [x.tolist() for x in window_plan(7, 4)]
     [[0, 4], [0, 0, 0, 0, 1, 1, 1]]
     """
-    check_positive_integer("window", window)
-    stride = window if stride is None else stride
-    check_positive_integer("stride", stride)
-    if stride > window:
-        raise ValueError(
-            f"Received `stride` {stride} longer than `window` {window}: the items "
-            "between windows would get no label."
-        )
+    stride = window_stride(window, stride)
     if length == 0:
         return np.zeros(0, "int64"), np.zeros(0, "int64")
     last = max(0, -(-(length - window) // stride))  # ceil, the last window's index

@@ -137,3 +137,22 @@ def test_examples_must_be_a_list_of_texts(exported, tmp_path):
                 examples=examples,
             )
     assert not os.path.exists(tmp_path / "tagging")
+
+
+def test_a_stride_past_the_window_is_refused_before_anything_is_written(
+    exported, tmp_path
+):
+    tokenizer, vocabulary, model, _, _ = exported
+    for stride in (0, WINDOW + 1):
+        with pytest.raises(ValueError, match="`stride`"):
+            export_tagger(
+                model,
+                tokenizer,
+                vocabulary,
+                str(tmp_path),
+                "tagging",
+                WINDOW,
+                stride,
+                examples=EXAMPLES,
+            )
+    assert not os.path.exists(tmp_path / "tagging")

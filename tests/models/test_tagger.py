@@ -13,6 +13,7 @@ from garden.models.tagger import (
     predict_labels,
     predict_logits,
     window_plan,
+    window_stride,
 )
 from garden.training.tagging_metrics import tagging_scores
 
@@ -137,6 +138,15 @@ def test_window_plan_refuses_a_stride_past_the_window():
     for stride in (0, 5, 2.0):
         with pytest.raises(ValueError, match="`stride`"):
             window_plan(10, 4, stride)
+
+
+def test_window_stride_defaults_to_the_window_and_checks_both():
+    assert window_stride(4) == 4
+    assert window_stride(4, 3) == 3
+    with pytest.raises(ValueError, match="`window`"):
+        window_stride(0, 1)
+    with pytest.raises(ValueError, match="`stride`"):
+        window_stride(4, 5)
 
 
 def test_strided_windows_take_each_words_logits_from_its_window():
