@@ -123,36 +123,29 @@ def test_warmup_and_rest_requests_replay(exported):
     assert_requests_replay(path, "tagging", [("serving_default", {"text": EXAMPLES})])
 
 
-def test_examples_must_be_a_list_of_texts(exported, tmp_path):
-    tokenizer, vocabulary, model, _, _ = exported
-    for examples in ("one text", [], [None]):
-        with pytest.raises(ValueError, match="argument `examples`"):
-            export_tagger(
-                model,
-                tokenizer,
-                vocabulary,
-                str(tmp_path),
-                "tagging",
-                WINDOW,
-                examples=examples,
-            )
-    assert not os.path.exists(tmp_path / "tagging")
-
-
-def test_a_stride_past_the_window_is_refused_before_anything_is_written(
-    exported, tmp_path
+@pytest.mark.parametrize(
+    "stride, examples, message",
+    [
+        (None, "one text", "argument `examples`"),
+        (None, [], "argument `examples`"),
+        (None, [None], "argument `examples`"),
+        (0, EXAMPLES, "`stride`"),
+        (WINDOW + 1, EXAMPLES, "`stride`"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    exported, tmp_path, stride, examples, message
 ):
     tokenizer, vocabulary, model, _, _ = exported
-    for stride in (0, WINDOW + 1):
-        with pytest.raises(ValueError, match="`stride`"):
-            export_tagger(
-                model,
-                tokenizer,
-                vocabulary,
-                str(tmp_path),
-                "tagging",
-                WINDOW,
-                stride,
-                examples=EXAMPLES,
-            )
+    with pytest.raises(ValueError, match=message):
+        export_tagger(
+            model,
+            tokenizer,
+            vocabulary,
+            str(tmp_path),
+            "tagging",
+            WINDOW,
+            stride,
+            examples=examples,
+        )
     assert not os.path.exists(tmp_path / "tagging")
