@@ -40,8 +40,7 @@ reaches a micro F1 of 60.10 over the marks (59.62 after 7); two layers
 after 9 epochs 59.54 (59.29 in consecutive windows, `--stride 200`, as are
 the next two); one layer after 5 epochs 53.79 (52.22 with the plain
 argmax); a left-to-right GRU, which never sees the next word, 29.71 after
-3 epochs.
-Commands, per-mark scores and timings are in docs/tagging.md.
+3 epochs. Commands, per-mark scores and timings are in docs/tagging.md.
 
     python -m recipes.tagging --cell gru --num-layers 3 --dropout 0.3 \
         --embeddings glove --batch-size 64 --learning-rate 0.003 --clip-norm 5 \
