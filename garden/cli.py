@@ -317,6 +317,29 @@ def add_embedding_flags(
     )
 
 
+def embedding_matrix(args, vocabulary):
+    """The `--embeddings` matrix over `vocabulary`, or None for `random`.
+
+    GloVe 6B 50d or a word2vec text file, matched as
+    `garden.data.load_glove_embeddings` does; prints how much of the
+    vocabulary the vectors cover, seeded by `--seed` for the rest.
+    """
+    from garden import data  # here, not at the top: `--help` stays quick
+
+    if args.embeddings == "random":
+        return None
+    if args.embeddings == "glove":
+        found = data.load_glove_embeddings(vocabulary, seed=args.seed)
+        source = "GloVe 6B 50d covers"
+    else:
+        found = data.load_word_vectors_embeddings(
+            vocabulary, args.embeddings, seed=args.seed
+        )
+        source = f"The vectors of {args.embeddings} cover"
+    print(f"{source} {found.coverage:.1%} of the vocabulary.")
+    return found.matrix
+
+
 def add_review_sample_flags(group, validation_size, test=True):
     """`--validation-size`, `--max-train-examples` (and `--max-test-examples`).
 

@@ -38,7 +38,7 @@ import os
 import keras
 import numpy as np
 
-from garden import data
+from garden import cli, data
 from garden.export import export_classifier
 from garden.export.classifier import CLASS_NAMES
 from garden.models.bilm import bilm_tokens, load_bilm, map_vocabulary, read_bilm
@@ -199,20 +199,6 @@ def count_batches(dataset):
     return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
-def pretrained_embeddings(args, vocabulary):
-    """The `--embeddings` matrix over `vocabulary`; prints how much of it they cover."""
-    if args.embeddings == "glove":
-        found = data.load_glove_embeddings(vocabulary, seed=args.seed)
-        source = "GloVe 6B 50d covers"
-    else:
-        found = data.load_word_vectors_embeddings(
-            vocabulary, args.embeddings, seed=args.seed
-        )
-        source = f"The vectors of {args.embeddings} cover"
-    print(f"{source} {found.coverage:.1%} of the vocabulary.")
-    return found.matrix
-
-
 def fit(args, strategy, splits, vocabulary, tokenizer, config, embeddings):
     """Trains (after a search with `--tune`); returns config and best-epoch model.
 
@@ -345,9 +331,7 @@ def run(args):
         f"model {args.model}; {strategy.num_replicas_in_sync} replica(s)."
     )
     config = model_config(args, vocabulary, tokenizer, *splits["train"])
-    embeddings = None
-    if args.embeddings != "random" and not args.evaluate:
-        embeddings = pretrained_embeddings(args, vocabulary)
+    embeddings = None if args.evaluate else cli.embedding_matrix(args, vocabulary)
     if args.model == "ulmfit":
         # Also with --evaluate: export rebuilds the model from it.
         config["bilm"] = read_bilm(args.bilm)

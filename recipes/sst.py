@@ -28,7 +28,7 @@ Every result and its command are in docs/sst.md.
 
 import numpy as np
 
-from garden import data
+from garden import cli, data
 from garden.data.sst_batches import encode_phrases, node_dataset, phrase_dataset
 from garden.export.sst import export_sst_model
 from garden.models.bilm import load_bilm, map_vocabulary
@@ -227,11 +227,7 @@ def run(args):
         f"model {args.model}; {strategy.num_replicas_in_sync} replica(s)."
     )
     config = model_config(args, vocabulary)
-    embeddings = None
-    if args.embeddings == "glove" and not args.evaluate:
-        glove = data.load_glove_embeddings(vocabulary, seed=args.seed)
-        embeddings = glove.matrix
-        print(f"GloVe 6B 50d covers {glove.coverage:.1%} of the vocabulary.")
+    embeddings = None if args.evaluate else cli.embedding_matrix(args, vocabulary)
     if args.bilm and not args.evaluate:
         config["bilm"], bilm_vocabulary = load_bilm(args.bilm)
         config["bilm_ids"], coverage = map_vocabulary(

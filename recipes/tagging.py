@@ -54,7 +54,7 @@ import time
 
 import numpy as np
 
-from garden import data
+from garden import cli, data
 from garden.data import punctuation
 from garden.export.tagger import export_tagger
 from garden.models import set_embeddings
@@ -135,11 +135,7 @@ def config_from_hp(hp, base_config):
 
 def fit(args, strategy, splits, vocabulary, config):
     """Trains (after a search with `--tune`); returns config and best-epoch model."""
-    embeddings = None
-    if args.embeddings == "glove":
-        found = data.load_glove_embeddings(vocabulary, seed=args.seed)
-        print(f"GloVe 6B 50d covers {found.coverage:.1%} of the vocabulary.")
-        embeddings = found.matrix
+    embeddings = cli.embedding_matrix(args, vocabulary)
 
     def new_model(config, optimizer):
         model = build_tagger(**config)

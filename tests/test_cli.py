@@ -1,6 +1,9 @@
+import argparse
+
+import numpy as np
 import pytest
 
-from garden import cli
+from garden import cli, data
 
 
 def parse(*flags):
@@ -48,3 +51,19 @@ def test_evaluate_names_a_file_that_exists(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.parse(parser, ["--evaluate", str(tmp_path / "missing.keras")])
     assert "--evaluate: expected an existing file" in capsys.readouterr().err
+
+
+def test_embedding_matrix_reads_the_flag_and_says_what_it_covers(tmp_path, capsys):
+    vocabulary = data.Vocabulary(["good", "Bad", "unseen"], reserved_tokens=())
+    path = tmp_path / "vectors.txt"
+    path.write_text("2 3\ngood 1 2 3\nbad 4 5 6\n")
+    args = argparse.Namespace(embeddings="random", seed=0)
+    assert cli.embedding_matrix(args, vocabulary) is None
+    args.embeddings = str(path)
+    matrix = cli.embedding_matrix(args, vocabulary)
+    assert matrix.shape == (len(vocabulary), 3)
+    np.testing.assert_array_equal(matrix[vocabulary["good"]], [1, 2, 3])
+    np.testing.assert_array_equal(matrix[vocabulary["Bad"]], [4, 5, 6])  # lower-cased
+    np.testing.assert_array_equal(matrix[vocabulary["<pad>"]], 0)
+    assert 0 < np.abs(matrix[vocabulary["unseen"]]).max() < 0.1  # N(0, 0.01^2)
+    assert f"The vectors of {path} cover" in capsys.readouterr().out
