@@ -45,9 +45,13 @@ def penalties(h, d, mask, alpha, beta):
 
 def test_activation_regularization_adds_ar_and_tar_over_unmasked_steps():
     rng = np.random.default_rng(0)
-    h = rng.normal(size=(3, 5, 4)).astype("float32")
+    h = rng.normal(size=(4, 5, 4)).astype("float32")
     d = (h * (rng.random(h.shape) > 0.3) / 0.7).astype("float32")
-    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], bool)
+    # Right padding, one step, and left padding: a pair counts for TAR only
+    # where both its steps are real.
+    mask = np.array(
+        [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 1, 1, 1]], bool
+    )
     layer = ActivationRegularization(alpha=2.0, beta=1.0)
     out = layer([h, d], mask=[mask, mask], training=True)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(out), d)

@@ -85,11 +85,14 @@ def run_trigger(model, values, n, mode="min"):
         ([5, 4, 6, 6, 6, 6], 3, 4),  # the first epoch with 4 before it
         ([3, 2, 2.5, 2.4, 2.3, 2.2, 2.9], 5, None),  # still beats the old 3
         ([3, 2, 2.5, 2.4, 2.3, 2.2, 3.1], 5, 6),
+        ([5, 4, 3, 5], 2, None),  # equal to the old best is not worse
     ],
 )
 def test_trigger_fires_exactly_when_the_rule_says(trained, values, n, expected):
     assert reference_trigger(values, n) == expected
     assert run_trigger(trained, values, n) == expected
+    # A score to maximise: the same curve upside down.
+    assert run_trigger(trained, [-v for v in values], n, mode="max") == expected
 
 
 def test_trigger_agrees_with_the_reference_on_random_curves(trained):

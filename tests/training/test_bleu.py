@@ -39,3 +39,12 @@ def test_corpus_bleu_pools_the_counts_and_applies_the_brevity_penalty():
     longer, _ = corpus_bleu(["the cat sat on the red mat"], ["the cat sat on the mat"])
     expected_longer = 100 * (6 / 7 * 4 / 6 * 3 / 5 * 2 / 4) ** (1 / 4)
     assert longer == pytest.approx(expected_longer, rel=1e-6)
+
+
+def test_an_order_without_matches_is_smoothed_as_sacrebleu_does_by_default():
+    # Clipped precisions 3/4, 2/3, 1/2 and 0/1: exp smoothing (sacreBLEU's
+    # default) counts the empty order as 1/2 (floor smoothing would give 39.76,
+    # none 0); the lengths match, so no brevity penalty.
+    score, signature = corpus_bleu(["a b c d"], ["a b c e"])
+    assert score == pytest.approx(100 * (3 / 4 * 2 / 3 * 1 / 2 * 1 / 2) ** (1 / 4))
+    assert "smooth:exp" in signature

@@ -22,13 +22,16 @@ def _stlr(t, total, cut_frac, ratio, peak):
     return peak * (1 + max(p, 0) * (ratio - 1)) / ratio
 
 
-def test_slanted_triangular_is_equation_3():
-    schedule = SlantedTriangular(0.01, total_steps=1000, cut_frac=0.1, ratio=32)
-    steps = np.arange(0, 1001)
+# 105 steps: cut = floor(10.5) = 10, and the decay spans cut * (1 / cut_frac - 1)
+# = 90 steps, not the 95 left, so the rate reaches its floor at step 100.
+@pytest.mark.parametrize("total", [1000, 105])
+def test_slanted_triangular_is_equation_3(total):
+    schedule = SlantedTriangular(0.01, total_steps=total, cut_frac=0.1, ratio=32)
+    steps = np.arange(0, total + 1)
     got = keras.ops.convert_to_numpy(schedule(steps))
-    want = [_stlr(t, 1000, 0.1, 32, 0.01) for t in steps]
+    want = [_stlr(t, total, 0.1, 32, 0.01) for t in steps]
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    assert got.argmax() == 100 and np.isclose(got.max(), 0.01)
+    assert got.argmax() == total // 10 and np.isclose(got.max(), 0.01)
     copy = SlantedTriangular.from_config(schedule.get_config())
     np.testing.assert_allclose(keras.ops.convert_to_numpy(copy(steps)), got)
 

@@ -58,3 +58,27 @@ def test_perplexity_in_fit_logs_and_serializes():
     assert "perplexity" in logs and logs["perplexity"] > 1.0
     clone = Perplexity.from_config(Perplexity(pad_id=7).get_config())
     assert clone.pad_id == 7
+
+
+def test_the_pad_id_given_is_the_one_left_out():
+    # Targets [[0, 2]] with p = 0.5 for class 0 and 0.25 for class 2: a pad id
+    # of 2 keeps the first token only (perplexity 2, loss ln 2), where 0 would
+    # keep the second (4, ln 4).
+    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]], "float32"))
+    metric = Perplexity(pad_id=2)
+    metric.update_state(np.array([[0, 2]]), logits)
+    np.testing.assert_allclose(float(metric.result()), 2.0, rtol=1e-5)
+    loss = masked_cross_entropy(pad_id=2)
+    np.testing.assert_allclose(
+        float(loss(np.array([[0, 2]]), logits)), math.log(2), rtol=1e-5
+    )
+    # None counts target 0 too; -1 (the tagger's padding label) keeps class 0.
+    every = masked_cross_entropy(pad_id=None)
+    expected = (math.log(2) + math.log(4)) / 2
+    np.testing.assert_allclose(
+        float(every(np.array([[0, 1]]), logits)), expected, rtol=1e-5
+    )
+    tagger = masked_cross_entropy(pad_id=-1)
+    np.testing.assert_allclose(
+        float(tagger(np.array([[0, -1]]), logits)), math.log(2), rtol=1e-5
+    )
