@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from garden import data
+from garden.data.language_model import tokens_needed
 
 STREAM = np.arange(1000, dtype="int32")  # token i has id i: positions are visible
 
@@ -68,6 +69,16 @@ def test_same_seed_same_epochs(partition):
         for (xa, ya), (xb, yb) in zip(a, b, strict=True):
             np.testing.assert_array_equal(xa, xb)
             np.testing.assert_array_equal(ya, yb)
+
+
+def test_the_shortest_stream_gives_one_batch_at_every_offset():
+    # 2 rows of 3 steps: at offset 2 each row holds (9 - 2 - 1) // 2 = 3
+    # tokens, one window; a token fewer leaves that offset no batch.
+    assert tokens_needed(2, 3) == 9
+    dataset = data.partition_sequential(np.arange(9), 2, 3, seed=0)
+    assert [len(list(dataset)) for _ in range(8)] == [1] * 8
+    with pytest.raises(ValueError, match="expected at least 9"):
+        data.partition_sequential(np.arange(8), 2, 3)
 
 
 def test_invalid_arguments_name_themselves():

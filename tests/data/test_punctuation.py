@@ -29,6 +29,7 @@ N, C, D, Q = P.NONE, P.COMMA, P.PERIOD, P.QUESTION
          [N, N, N, N, N, C, N, N, N, D, C, N, Q, N]),
         # Breaks are spaces, apostrophes go, case goes; the end needs no mark.
         ("Don't.<br /><br />It's GOOD", ["dont", "its", "good"], [D, N, N]),
+        ("Good.<br>Bad<br/>ok", ["good", "bad", "ok"], [D, N, N]),
         ("  ...Leading marks, then words  ", ["leading", "marks", "then", "words"],
          [N, C, N, N]),
         ("", [], []),
@@ -45,6 +46,7 @@ def test_words_are_the_tokenizer_words_in_python_and_in_graph():
     texts = [
         "Don't stop-believing, 3.5 stars?!<br />Next\tline\u00a0here",
         "A <i>great</i> film... or not?",
+        "Good.<br>Bad<br/>ok",
         "",
     ]
     tokenizer = P.tokenizer()

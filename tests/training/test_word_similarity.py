@@ -31,9 +31,22 @@ def test_word_pairs_skip_unknown_words_and_report_coverage():
     assert score.value == pytest.approx(1.0)
 
 
+def test_a_word_in_two_cases_takes_the_first_row():
+    # "Cat" (more frequent, first) points like dog; "cat" like car. The human
+    # scores agree with the first row's cosines (+1) and not the second's (-1).
+    vectors = WordVectors(
+        ["Cat", "cat", "dog", "car"], [[1, 0], [0, 1], [1, 0.1], [0.1, 1]]
+    )
+    score = ws.evaluate_word_pairs(vectors, [("cat", "dog", 9.0), ("cat", "car", 1.0)])
+    assert score.value == pytest.approx(1.0)
+
+
 def test_analogies_by_3cosadd_exclude_the_question_words():
-    words = ["man", "woman", "king", "queen", "apple"]
-    matrix = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0.2]], float)
+    # knave sits at man - woman + king: the wrong way round finds it.
+    words = ["man", "woman", "king", "queen", "apple", "knave"]
+    matrix = np.array(
+        [[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [-1, 0, 0.2], [1, -1, 1]], float
+    )
     vectors = WordVectors(words, matrix)
     questions = [
         ("royal", "man", "woman", "king", "queen"),
@@ -49,3 +62,15 @@ def test_analogies_by_3cosadd_exclude_the_question_words():
     # Outside the first two words nothing is known.
     restricted, _ = ws.evaluate_analogies(vectors, questions, restrict_vocab=2)
     assert restricted.count == 0
+    # The first four words answer both royal questions.
+    restricted, _ = ws.evaluate_analogies(vectors, questions, restrict_vocab=4)
+    assert (restricted.count, restricted.coverage, restricted.value) == (2, 0.5, 1.0)
+
+
+def test_analogies_never_answer_the_third_word():
+    # b - a + c is nearest to c itself; the answer is the next nearest, d.
+    vectors = WordVectors(
+        ["a", "b", "c", "d", "e"], [[1, 0], [1, 0.2], [0, 1], [0.2, 1], [-1, 0]]
+    )
+    overall, _ = ws.evaluate_analogies(vectors, [("s", "a", "b", "c", "d")])
+    assert overall.value == 1.0
