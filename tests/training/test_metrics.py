@@ -5,6 +5,11 @@ import numpy as np
 
 from garden.training import Perplexity, masked_cross_entropy
 
+# Two steps, each with p = 0.5 for class 0 and 0.25 for classes 1 and 2.
+HALF_QUARTER_LOGITS = np.log(
+    np.array([[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]], "float32")
+)
+
 
 def log_softmax(z):
     z = z - z.max(-1, keepdims=True)
@@ -30,12 +35,13 @@ def test_perplexity_is_exp_of_token_weighted_mean_cross_entropy():
 
 
 def test_pad_id_none_counts_every_token_and_sample_weight_applies():
-    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]], "float32"))
     metric = Perplexity(pad_id=None)
-    metric.update_state(np.array([[0, 1]]), logits)
+    metric.update_state(np.array([[0, 1]]), HALF_QUARTER_LOGITS)
     np.testing.assert_allclose(float(metric.result()), math.sqrt(2 * 4), rtol=1e-5)
     weighted = Perplexity(pad_id=None)
-    weighted.update_state(np.array([[0, 1]]), logits, sample_weight=np.array([[1, 0]]))
+    weighted.update_state(
+        np.array([[0, 1]]), HALF_QUARTER_LOGITS, sample_weight=np.array([[1, 0]])
+    )
     np.testing.assert_allclose(float(weighted.result()), 2.0, rtol=1e-5)
 
 
@@ -64,21 +70,20 @@ def test_the_pad_id_given_is_the_one_left_out():
     # Targets [[0, 2]] with p = 0.5 for class 0 and 0.25 for class 2: a pad id
     # of 2 keeps the first token only (perplexity 2, loss ln 2), where 0 would
     # keep the second (4, ln 4).
-    logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.5, 0.25, 0.25]]], "float32"))
     metric = Perplexity(pad_id=2)
-    metric.update_state(np.array([[0, 2]]), logits)
+    metric.update_state(np.array([[0, 2]]), HALF_QUARTER_LOGITS)
     np.testing.assert_allclose(float(metric.result()), 2.0, rtol=1e-5)
     loss = masked_cross_entropy(pad_id=2)
     np.testing.assert_allclose(
-        float(loss(np.array([[0, 2]]), logits)), math.log(2), rtol=1e-5
+        float(loss(np.array([[0, 2]]), HALF_QUARTER_LOGITS)), math.log(2), rtol=1e-5
     )
     # None counts target 0 too; -1 (the tagger's padding label) keeps class 0.
     every = masked_cross_entropy(pad_id=None)
     expected = (math.log(2) + math.log(4)) / 2
     np.testing.assert_allclose(
-        float(every(np.array([[0, 1]]), logits)), expected, rtol=1e-5
+        float(every(np.array([[0, 1]]), HALF_QUARTER_LOGITS)), expected, rtol=1e-5
     )
     tagger = masked_cross_entropy(pad_id=-1)
     np.testing.assert_allclose(
-        float(tagger(np.array([[0, -1]]), logits)), math.log(2), rtol=1e-5
+        float(tagger(np.array([[0, -1]]), HALF_QUARTER_LOGITS)), math.log(2), rtol=1e-5
     )
