@@ -127,7 +127,8 @@ def model_config(args, vocabulary, tokenizer, train_texts, train_labels):
             "dropout": args.dropout,
         }
     if args.model == "ulmfit":
-        return {"dropout": args.dropout}  # and the biLM's, added by `run`
+        # and the biLM's, added by `run`
+        return {"dropout": args.dropout, "weight_dropout": args.weight_dropout}
     config = {
         "vocab_size": len(vocabulary),
         "embedding_dim": args.embedding_dim,

@@ -27,15 +27,31 @@ from garden.models.bilm import DIRECTIONS, bilm_depth
 HEAD = "head"
 
 
-def _encoder_layers(bilm):
-    """Fresh copies of the biLM's layers with its trained weights, by name."""
-    encoder = keras.models.clone_model(bilm)
+def _encoder_layers(bilm, weight_dropout):
+    """Fresh copies of the biLM's layers with its trained weights, by name.
+
+    The LSTMs are copied with `weight_dropout` (DropConnect on W_hh), the
+    rest as they are.
+    """
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name.startswith(tuple(f"{d}_lstm_" for d in DIRECTIONS)):
+            config["weight_dropout"] = weight_dropout
+        return layer.__class__.from_config(config)
+
+    encoder = keras.models.clone_model(bilm, clone_function=clone)
     encoder.set_weights(bilm.get_weights())
     return {layer.name: layer for layer in encoder.layers}
 
 
 def build_ulmfit_classifier(
-    bilm, bilm_ids, dropout=0.3, head_units=50, name="ulmfit_classifier"
+    bilm,
+    bilm_ids,
+    dropout=0.3,
+    weight_dropout=0.0,
+    head_units=50,
+    name="ulmfit_classifier",
 ):
     """The ULMFiT classifier over a trained biLM (see the module docstring).
 
@@ -46,6 +62,9 @@ def build_ulmfit_classifier(
             (`garden.models.bilm.map_vocabulary`).
         dropout: Rate on the embedding, after every layer, and in the head
             (on its input and on its hidden layer).
+        weight_dropout: DropConnect rate on every LSTM's hidden-to-hidden
+            weights (Merity et al.'s WeightDrop, which ULMFiT's AWD-LSTM
+            classifier keeps in fine-tuning); 0 in inference.
         head_units: Width of the head's hidden layer (ULMFiT: 50).
         name: Model name.
 
@@ -62,7 +81,7 @@ def build_ulmfit_classifier(
     >>> tuple(model(np.array([[2, 4, 0]], "int32")).shape)
     (1, 1)
     """
-    layers = _encoder_layers(bilm)
+    layers = _encoder_layers(bilm, weight_dropout)
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     mapped = VocabularyMap(bilm_ids, name="bilm_ids")(ids)
     mask = keras.ops.not_equal(mapped, 0)

@@ -48,6 +48,13 @@ def _add_model_flags(task):
     )
     task.add_argument("--recurrent-dropout", type=cli.rate, default=0.0)
     task.add_argument(
+        "--weight-dropout",
+        type=cli.rate,
+        default=0.0,
+        help="ulmfit: DropConnect on the LSTMs' hidden-to-hidden weights "
+        "(AWD-LSTM's wdrop), one mask per batch",
+    )
+    task.add_argument(
         "--discriminative-decay",
         type=cli.positive_float,
         default=2.6,
@@ -116,7 +123,12 @@ def _refuse_other_models_flags(parser, args):
         (["--bigram-min-count"], ["nbsvm"]),
         (["--dropout"], ["birnn", "textcnn", "nbsvm", "ulmfit"]),
         (
-            ["--discriminative-decay", "--gradual-unfreezing", "--pretraining"],
+            [
+                "--discriminative-decay",
+                "--gradual-unfreezing",
+                "--pretraining",
+                "--weight-dropout",
+            ],
             ["ulmfit"],
         ),
         (

@@ -146,3 +146,25 @@ def test_it_saves_and_loads_whole(bilm, bilm_ids, tmp_path):
         loaded(IDS, training=False), model(IDS, training=False), rtol=1e-6
     )
     assert ulmfit_groups(loaded) == ulmfit_groups(model)
+
+
+def test_weight_dropout_drops_the_lstms_recurrent_weights_in_training_only(
+    bilm, bilm_ids, tmp_path
+):
+    keras.utils.set_random_seed(2)
+    model = build_ulmfit_classifier(bilm, bilm_ids, dropout=0.0, weight_dropout=0.5)
+    lstms = [layer for layer in model.layers if "_lstm_" in layer.name]
+    assert len(lstms) == 4 and all(x.cell.weight_dropout == 0.5 for x in lstms)
+    assert bilm.get_layer("forward_lstm_1").cell.weight_dropout == 0.0
+    names = ["forward_pooling", "backward_pooling"]
+    plain = _outputs(build_ulmfit_classifier(bilm, bilm_ids, dropout=0.0), names, IDS)
+    # Inference runs on W_hh itself: the states of the classifier without it.
+    for got, want in zip(_outputs(model, names, IDS), plain):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    # Training runs on a dropped W_hh (the only dropout left at these rates).
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    for got, want in zip(probe(IDS, training=True), plain):
+        assert np.abs(np.asarray(got) - want).max() > 1e-3
+    model.save(tmp_path / "dropped.keras")
+    loaded = keras.saving.load_model(tmp_path / "dropped.keras")
+    assert loaded.get_layer("backward_lstm_2").cell.weight_dropout == 0.5

@@ -180,6 +180,7 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
         (["--discriminative-decay", "2"], "--discriminative-decay"),
         (["--no-gradual-unfreezing"], "--gradual-unfreezing"),
         (["--no-pretraining"], "--pretraining"),
+        (["--weight-dropout", "0.2"], "--weight-dropout"),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -257,6 +258,7 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     recipe.main(
         [*SMALL, "--model", "ulmfit", "--max-length", "40", "--epochs", "2"]
         + ["--learning-rate", "0.004", "--bilm", tiny_bilm(tmp_path / "bilm.keras")]
+        + ["--weight-dropout", "0.25"]
         + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
         + [flag for text in BAD_INPUT for flag in ("--predict", text)]
     )
@@ -268,6 +270,7 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     assert type(optimizer).__name__ == "LayerwiseAdam"
     assert optimizer.decay == 2.6 and len(optimizer.groups) == 4
     assert optimizer.initial_unfrozen == 1  # gradual unfreezing: the head first
+    assert checkpoint.get_layer("backward_lstm_1").cell.weight_dropout == 0.25
     # Slanted triangular: 300 reviews in batches of 64, 5 a epoch; the rate
     # peaks at step 1 of 10 and ends each epoch on its way down.
     rates = [
