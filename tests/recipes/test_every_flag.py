@@ -181,6 +181,7 @@ RECIPES = {
             "--discriminative-decay": Probe(setting=ULMFIT),
             "--gradual-unfreezing": Probe(setting=ULMFIT),
             "--pretraining": Probe(setting=ULMFIT),
+            "--weight-dropout": Probe(setting=ULMFIT),
             "--filters": Probe(setting=("--model", "textcnn")),
             "--multichannel": Probe(value=(), setting=("--model", "textcnn")),
             "--bag": Probe(value="tf_idf", setting=("--model", "bow")),
