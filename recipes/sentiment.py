@@ -130,7 +130,7 @@ def model_config(args, vocabulary, tokenizer, train_texts, train_labels):
             "dropout": args.dropout,
         }
     if args.model == "ulmfit":
-        # and the biLM's, added by `run`
+        # The biLM and its ids join the config in `run`.
         return {"dropout": args.dropout, "weight_dropout": args.weight_dropout}
     config = {
         "vocab_size": len(vocabulary),
