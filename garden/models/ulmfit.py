@@ -21,7 +21,7 @@ gradual unfreezing act on (`garden.training.finetuning`).
 
 import keras
 
-from garden.layers import ConcatPooling, ReverseSequence, VocabularyMap
+from garden.layers import LSTM, ConcatPooling, ReverseSequence, VocabularyMap
 from garden.models.bilm import DIRECTIONS, bilm_depth
 
 HEAD = "head"
@@ -36,7 +36,7 @@ def _encoder_layers(bilm, weight_dropout):
 
     def clone(layer):
         config = layer.get_config()
-        if layer.name.startswith(tuple(f"{d}_lstm_" for d in DIRECTIONS)):
+        if isinstance(layer, LSTM):
             config["weight_dropout"] = weight_dropout
         return layer.__class__.from_config(config)
 
