@@ -183,7 +183,8 @@ def ulmfit_optimizer(args, model, total_steps):
     each layer group (`ulmfit_groups`) `--discriminative-decay` times slower
     than the one above; with `--gradual-unfreezing`, only the head at first
     (`GradualUnfreezing` adds a group every epoch). Adam with ULMFiT's betas
-    (0.7, 0.99), or SGD (with momentum 0.9 for "momentum").
+    (0.7, 0.99), or SGD (with momentum 0.9 for "momentum"). With `--ema`, it
+    keeps the weights' moving average, which validation and checkpoints use.
     """
     options = {
         "groups": ulmfit_groups(model),
@@ -192,6 +193,8 @@ def ulmfit_optimizer(args, model, total_steps):
         "learning_rate": SlantedTriangular(args.learning_rate, total_steps),
         "global_clipnorm": args.clip_norm,
     }
+    if args.ema:
+        options.update(use_ema=True, ema_momentum=args.ema)
     if args.optimizer == "adam":
         return LayerwiseAdam(beta_1=0.7, beta_2=0.99, **options)
     momentum = 0.9 if args.optimizer == "momentum" else 0.0

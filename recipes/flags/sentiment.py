@@ -88,6 +88,7 @@ def _add_model_flags(task):
         default=2,
         help="nbsvm: keep the bigrams seen at least this often in training",
     )
+    cli.add_ema_flag(task)
 
 
 def _add_data_and_output_flags(task):

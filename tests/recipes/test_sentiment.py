@@ -258,7 +258,7 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     recipe.main(
         [*SMALL, "--model", "ulmfit", "--max-length", "40", "--epochs", "2"]
         + ["--learning-rate", "0.004", "--bilm", tiny_bilm(tmp_path / "bilm.keras")]
-        + ["--weight-dropout", "0.25"]
+        + ["--weight-dropout", "0.25", "--ema", "0.5"]
         + ["--run-dir", str(tmp_path / "run"), "--export", str(tmp_path / "exports")]
         + [flag for text in BAD_INPUT for flag in ("--predict", text)]
     )
@@ -270,6 +270,8 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     assert type(optimizer).__name__ == "LayerwiseAdam"
     assert optimizer.decay == 2.6 and len(optimizer.groups) == 4
     assert optimizer.initial_unfrozen == 1  # gradual unfreezing: the head first
+    # Validation and the checkpoint use the weights' average (--ema).
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.5
     assert checkpoint.get_layer("backward_lstm_1").cell.weight_dropout == 0.25
     # Slanted triangular: 300 reviews in batches of 64, 5 a epoch; the rate
     # peaks at step 1 of 10 and ends each epoch on its way down.
