@@ -270,7 +270,8 @@ def test_ulmfit_fine_tunes_the_bilm_on_its_schedule_and_serves_raw_text(
     assert type(optimizer).__name__ == "LayerwiseAdam"
     assert optimizer.decay == 2.6 and len(optimizer.groups) == 4
     assert optimizer.initial_unfrozen == 1  # gradual unfreezing: the head first
-    # Validation and the checkpoint use the weights' average (--ema).
+    # --ema reaches ULMFiT's own optimizer (fit_from_flags then validates and
+    # checkpoints its average: tests/training/test_fitting.py).
     assert optimizer.use_ema and optimizer.ema_momentum == 0.5
     assert checkpoint.get_layer("backward_lstm_1").cell.weight_dropout == 0.25
     # Slanted triangular: 300 reviews in batches of 64, 5 a epoch; the rate
