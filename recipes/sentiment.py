@@ -71,6 +71,7 @@ from garden.training.finetuning import (
     LayerwiseSGD,
     SlantedTriangular,
 )
+from garden.training.optimizers import ema_options
 from garden.training.run_record import (
     attach_to_export,
     describe_data,
@@ -192,9 +193,8 @@ def ulmfit_optimizer(args, model, total_steps):
         "unfrozen": 1 if args.gradual_unfreezing else None,
         "learning_rate": SlantedTriangular(args.learning_rate, total_steps),
         "global_clipnorm": args.clip_norm,
+        **ema_options(args.ema or None),
     }
-    if args.ema:
-        options.update(use_ema=True, ema_momentum=args.ema)
     if args.optimizer == "adam":
         return LayerwiseAdam(beta_1=0.7, beta_2=0.99, **options)
     momentum = 0.9 if args.optimizer == "momentum" else 0.0

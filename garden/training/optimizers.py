@@ -11,6 +11,27 @@ from garden.training.averaging import AveragedSGD
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 
 
+def ema_options(ema_momentum):
+    """Keras's optimizer arguments for a weight average with this momentum.
+
+    One reading of `--ema` for `make_optimizer` and the optimizers a recipe
+    builds itself (ULMFiT's layer-wise ones): `{}` for None.
+
+    Example:
+
+    >>> ema_options(0.999)
+    {'use_ema': True, 'ema_momentum': 0.999}
+    """
+    if ema_momentum is None:
+        return {}
+    if not 0 < ema_momentum < 1:
+        raise ValueError(
+            "Received an invalid value for argument `ema_momentum`, expected a "
+            f"float in (0, 1) or None, got {ema_momentum!r}."
+        )
+    return {"use_ema": True, "ema_momentum": ema_momentum}
+
+
 def make_optimizer(
     name="adam",
     learning_rate=1e-3,
@@ -57,14 +78,11 @@ def make_optimizer(
             "Received an invalid value for argument `clip_norm`, expected a "
             f"positive float or None, got {clip_norm!r}."
         )
-    options = {"learning_rate": learning_rate, "global_clipnorm": clip_norm}
-    if ema_momentum is not None:
-        if not 0 < ema_momentum < 1:
-            raise ValueError(
-                "Received an invalid value for argument `ema_momentum`, expected a "
-                f"float in (0, 1) or None, got {ema_momentum!r}."
-            )
-        options.update(use_ema=True, ema_momentum=ema_momentum)
+    options = {
+        "learning_rate": learning_rate,
+        "global_clipnorm": clip_norm,
+        **ema_options(ema_momentum),
+    }
     if averaged:
         if name != "sgd" or ema_momentum is not None:
             raise ValueError(
