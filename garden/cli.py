@@ -201,8 +201,11 @@ def parse(parser, argv=None):
     )
     only_with(parser, args, ["--model-name"], args.export, "--export")
     if getattr(args, "ema", None) and args.tune:
-        # The search compiles its own optimizers (optimizer_from_hp): no average.
-        parser.error("argument --ema: not with --tune (the search picks the optimizer)")
+        # The search compiles its own optimizers and searches the average too.
+        parser.error(
+            "argument --ema: not with --tune (the search picks the optimizer "
+            "and its weight average)"
+        )
     if args.data:
         if not os.path.isdir(args.data):
             parser.error(f"argument --data: {args.data!r} is not a directory")

@@ -157,7 +157,8 @@ def tuned_config(args, base_config, train, valid):
     def build(hp):
         config = config_from_hp(hp, base_config)
         model = build_language_model(**config, **training_options(args))
-        return compile_language_model(model, optimizer_from_hp(hp))
+        # The weight average is searched as `--ema` sets it (not NT-ASGD's).
+        return compile_language_model(model, optimizer_from_hp(hp, averaging=True))
 
     best, hypermodel = search(
         args,
@@ -168,6 +169,7 @@ def tuned_config(args, base_config, train, valid):
         train,
         valid,
         stateful=args.bptt != "full",
+        averaging=True,
     )
     return config_from_hp(best, base_config), hypermodel.build(best)
 

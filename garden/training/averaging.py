@@ -185,6 +185,21 @@ class NonMonotonicTrigger(keras.callbacks.Callback):
         self.started_epoch = state["started_epoch"]
 
 
+def averages_weights(optimizer):
+    """Whether `optimizer` keeps a moving average of the weights (`use_ema`).
+
+    Looks through a mixed-precision `LossScaleOptimizer` to the optimizer
+    it wraps. `AveragedSGD` counts: its mean lives in the same slots.
+
+    >>> averages_weights(keras.optimizers.Adam(use_ema=True))
+    True
+    >>> averages_weights(keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam()))
+    False
+    """
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(optimizer, "use_ema", False))
+
+
 class SwapAveragedWeights(keras.callbacks.SwapEMAWeights):
     """`keras.callbacks.SwapEMAWeights` that knows, after a resume, which is which.
 
@@ -195,7 +210,16 @@ class SwapAveragedWeights(keras.callbacks.SwapEMAWeights):
     the raw weights, and would train on from the average; this one keeps
     its belief in the resume state (`garden.training.callbacks.Resume`), and
     swaps back at the next epoch's start.
+
+    A model whose optimizer keeps no average is left alone (Keras's callback
+    raises): a search's trials share one list of callbacks, and only some
+    of them average (`garden.tuning.optimizer_from_hp`).
     """
+
+    def _apply_to_ema_optimizers(self, tf_fn, backend_fn):
+        # Every swap and the end-of-training copy go through this method.
+        if averages_weights(self.model.optimizer):
+            super()._apply_to_ema_optimizers(tf_fn, backend_fn)
 
     def resume_state(self):
         return {"averaged_in_model": self._ema_weights_in_model}

@@ -8,7 +8,11 @@ import keras
 
 from garden.errors import UserError
 from garden.training import plots, run_record
-from garden.training.averaging import NonMonotonicTrigger, SwapAveragedWeights
+from garden.training.averaging import (
+    NonMonotonicTrigger,
+    SwapAveragedWeights,
+    averages_weights,
+)
 from garden.training.callbacks import (
     BestCheckpoint,
     EpochLearningRate,
@@ -76,7 +80,8 @@ def standard_callbacks(
         tensorboard: Whether to write TensorBoard logs.
         ema: The optimizer averages the weights (`use_ema`): validate and
             checkpoint the averaged weights (`SwapAveragedWeights`, which a
-            resumed run continues correctly).
+            resumed run continues correctly). In a search, some trials'
+            optimizers: the others are left alone.
         history: Whether to write `history.csv`; a resumed run appends to it,
             a new one starts it afresh.
         lr_decay, lr_decay_start: The per-epoch decay of the learning rate
@@ -155,7 +160,8 @@ def fit_from_flags(
             recorded in the run and in its checkpoints (`describe_model`) so
             `--evaluate` rebuilds what was trained.
         **options: More `standard_callbacks` arguments (`stateful`,
-            `nt_asgd`, `callbacks`); `ema` comes from `--ema`.
+            `nt_asgd`, `callbacks`); `ema` is whether the model's optimizer
+            averages the weights (`--ema`, or the best trial's choice).
 
     Returns:
         The `keras.callbacks.History`.
@@ -173,8 +179,8 @@ def fit_from_flags(
         monitor=monitor,
         mode=mode,
         patience=args.patience,
-        # The optimizer averages the weights under `--ema` (optimizer_from_flags).
-        ema=bool(getattr(args, "ema", None)),
+        # Under `--ema` (optimizer_from_flags), or a searched trial's choice.
+        ema=averages_weights(model.optimizer),
         **schedule_from_flags(args),
         **options,
     )

@@ -47,15 +47,22 @@ class RecipeHyperModel(keras_tuner.HyperModel):
         return fit_across_workers(self.build_model(hp))
 
 
-def optimizer_from_hp(hp, optimizers=("sgd", "momentum", "adagrad", "adam")):
+def optimizer_from_hp(
+    hp, optimizers=("sgd", "momentum", "adagrad", "adam"), averaging=False
+):
     """An optimizer, its learning rate and its clip norm from hyperparameters.
 
     The learning-rate range depends on the optimizer chosen, and the clip norm
-    exists only when clipping is on (conditional hyperparameters).
+    exists only when clipping is on (conditional hyperparameters). With
+    `averaging`, whether to keep an exponential moving average of the
+    weights (Keras's `use_ema`, as `--ema` does), and its momentum when on:
+    0.99 or 0.999, an average over about the last 100 or 1,000 steps.
 
     Args:
         hp: `keras_tuner.HyperParameters`.
         optimizers: The optimizer names to choose from.
+        averaging: Search the weight average too (recipes with `--ema`,
+            whose training validates and checkpoints the average).
 
     Returns:
         A `keras.optimizers.Optimizer`.
@@ -73,7 +80,13 @@ def optimizer_from_hp(hp, optimizers=("sgd", "momentum", "adagrad", "adam")):
     if hp.Boolean("clip_gradients", default=True):
         with hp.conditional_scope("clip_gradients", [True]):
             clip_norm = hp.Float("clip_norm", 0.25, 5.0, sampling="log")
-    return make_optimizer(name, learning_rate, clip_norm=clip_norm)
+    ema_momentum = None
+    if averaging and hp.Boolean("average_weights", default=False):
+        with hp.conditional_scope("average_weights", [True]):
+            ema_momentum = hp.Choice("ema_momentum", [0.99, 0.999])
+    return make_optimizer(
+        name, learning_rate, clip_norm=clip_norm, ema_momentum=ema_momentum
+    )
 
 
 def recurrent_from_hp(hp, cells=("rnn", "gru", "lstm"), max_layers=3):
@@ -171,7 +184,15 @@ def make_tuner(
 
 
 def search(
-    args, build_model, monitor, mode, project_name, train, valid, stateful=False
+    args,
+    build_model,
+    monitor,
+    mode,
+    project_name,
+    train,
+    valid,
+    stateful=False,
+    averaging=False,
 ):
     """Runs a recipe's search from its flags; returns the best hyperparameters.
 
@@ -199,6 +220,9 @@ def search(
         project_name: The search's sub-directory.
         train, valid: The datasets.
         stateful: The models carry states across batches (truncated BPTT).
+        averaging: Some trials' optimizers average the weights
+            (`optimizer_from_hp(averaging=True)`): those validate and
+            checkpoint the average.
 
     Returns:
         `(best_hyperparameters, hypermodel)`; `hypermodel.build(best)` gives a
@@ -216,6 +240,7 @@ def search(
         patience=args.patience,
         stateful=stateful,
         tensorboard=False,
+        ema=averaging,
         history=False,
         **schedule_from_flags(args),
     )
@@ -282,9 +307,10 @@ def searched_or_flagged_model(
     """The model a recipe trains: the best trial's with `--tune`, else the flags'.
 
     Without `--tune`: `config` and a model compiled with `--optimizer`,
-    `--learning-rate` and `--clip-norm`. With it: a search (see `search`) over
-    the recipe's space and `optimizer_from_hp(optimizers)`, then the best
-    trial's config and a fresh model of it to retrain.
+    `--learning-rate`, `--clip-norm` and `--ema`. With it: a search (see
+    `search`) over the recipe's space and `optimizer_from_hp(optimizers)`,
+    with the weight average searched where the recipe lists `--ema`, then
+    the best trial's config and a fresh model of it to retrain.
 
     Args:
         args: The parsed recipe flags (`garden.cli.recipe_parser`).
@@ -300,9 +326,14 @@ def searched_or_flagged_model(
     if not args.tune:
         return config, new_model(config, optimizer_from_flags(args))
 
+    # A recipe lists `--ema` where its training swaps the average in.
+    averaging = "ema" in vars(args)
+
     def build(hp):
-        optimizer = optimizer_from_hp(hp, optimizers=optimizers)
+        optimizer = optimizer_from_hp(hp, optimizers=optimizers, averaging=averaging)
         return new_model(config_from_hp(hp, config), optimizer)
 
-    best, hypermodel = search(args, build, monitor, mode, project_name, train, valid)
+    best, hypermodel = search(
+        args, build, monitor, mode, project_name, train, valid, averaging=averaging
+    )
     return config_from_hp(best, config), hypermodel.build(best)

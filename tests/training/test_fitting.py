@@ -93,3 +93,19 @@ def test_ema_flag_averages_validation_and_checkpoint(tmp_path):
     np.testing.assert_allclose(saved, final, rtol=1e-6)
     args.ema = None
     assert not optimizer_from_flags(args).use_ema
+
+
+def test_the_optimizer_decides_the_averaging_not_the_flag(tmp_path):
+    # A searched trial's optimizer may average with no `--ema` flag (the
+    # best trial, retrained): fit_from_flags swaps its average in as well.
+    args = _flags(tmp_path, ema=None)
+    model = _model(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9))
+    raw = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: raw.append(model.get_weights()[0])
+    )
+    data = _unknown_length_dataset()
+    fit_from_flags(model, args, data, data, monitor="val_loss", callbacks=[record])
+    saved = keras.saving.load_model(tmp_path / "best.keras").get_weights()[0]
+    assert not np.allclose(saved, raw[-1])
+    np.testing.assert_allclose(saved, model.get_weights()[0], rtol=1e-6)

@@ -1,12 +1,14 @@
+import argparse
 import inspect
 
 import keras
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from garden.models import build_language_model
-from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp
+from garden.tuning import RecipeHyperModel, make_tuner, optimizer_from_hp, search
 from garden.tuning.search import awd_regularization_from_hp
 
 X = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
@@ -121,3 +123,46 @@ def test_awd_regularisers_are_searched_where_the_model_has_them():
     assert "embedding_dropout" not in awd_regularization_from_hp(
         keras_tuner.HyperParameters(), embeddings=False
     )
+
+
+def test_the_weight_average_is_searched_where_asked():
+    hp = keras_tuner.HyperParameters()
+    assert not optimizer_from_hp(hp).use_ema
+    assert "average_weights" not in hp.values
+    hp = keras_tuner.HyperParameters()
+    assert not optimizer_from_hp(hp, averaging=True).use_ema  # off by default
+    assert hp.values["average_weights"] is False
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("average_weights", True)
+    hp.Fixed("ema_momentum", 0.999)
+    optimizer = optimizer_from_hp(hp, averaging=True)
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.999
+
+
+def test_trials_with_and_without_the_average_share_the_callbacks(tmp_path):
+    # One list of callbacks serves every trial: the average's swap must
+    # leave a trial that does not average alone (Keras's raises, and the
+    # trial fails). That the swap validates the average where there is one
+    # is tested in tests/training/test_fitting.py.
+    averaged = []
+
+    def build_averaging(hp):
+        model = build(hp)
+        model.compile(
+            optimizer=optimizer_from_hp(hp, averaging=True), loss="binary_crossentropy"
+        )
+        averaged.append(model.optimizer.use_ema)
+        return model
+
+    args = argparse.Namespace(
+        run_dir=str(tmp_path / "run"), patience=None, lr_decay=None,
+        lr_decay_start=1, tuner="random", tune_dir=str(tmp_path / "search"),
+        max_trials=4, epochs=2, seed=3, verbose=0,
+    )  # fmt: skip
+    data = tf.data.Dataset.from_tensor_slices((X, Y)).batch(8)
+    search(args, build_averaging, "val_loss", "min", "ema", data, data, averaging=True)
+    assert sorted(set(averaged)) == [False, True]
+    trials = keras_tuner.RandomSearch(
+        build_averaging, "val_loss", directory=args.tune_dir, project_name="ema"
+    ).oracle.trials.values()
+    assert [trial.status for trial in trials] == ["COMPLETED"] * 4
