@@ -12,6 +12,8 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
+# What `garden.tuning.optimizer_from_hp` picks in every search that uses it.
+SEARCHED_OPTIMIZER_FLAGS = ("--optimizer", "--learning-rate", "--clip-norm")
 
 
 def _parse(text, convert, accept, expected):
@@ -232,6 +234,26 @@ def only_with(parser, args, flags, applies, needs):
         dest = flag[2:].replace("-", "_")
         if getattr(args, dest) != parser.get_default(dest):
             parser.error(f"argument {flag}: applies only with {needs}")
+
+
+def refuse_searched(parser, args, flags):
+    """Refuses, with `--tune`, the flags whose values the search picks itself.
+
+    The retrained best trial takes the searched value, so such a flag would
+    be accepted and ignored. As in `only_with`, a flag counts as given when
+    its value differs from its default.
+
+    Args:
+        parser: The recipe's parser.
+        args: Its parsed flags.
+        flags: The flags of what this run's search space holds.
+    """
+    if not args.tune:
+        return
+    for flag in flags:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) != parser.get_default(dest):
+            parser.error(f"argument {flag}: not with --tune (the search picks it)")
 
 
 IMDB_TRAIN_REVIEWS = 25_000

@@ -255,7 +255,8 @@ def run(args):
         "IMDb punctuation: "
         + ", ".join(f"{split} {len(texts):,}" for split, texts in splits.items())
         + f" reviews; vocabulary {len(vocabulary):,}; precision {policy}; "
-        f"{'uni' if args.unidirectional else 'bi'}directional {args.cell}; "
+        f"{'uni' if args.unidirectional else 'bi'}directional "
+        f"{'layers (cell searched)' if args.tune else args.cell}; "
         f"{strategy.num_replicas_in_sync} replica(s)."
     )
     config = model_config(args, vocabulary)

@@ -7,7 +7,10 @@ from garden import cli
 from recipes.flags import MAX_LENGTH_LIMIT
 
 BPTT_MODES = ("full", "truncated", "randomized")
-# The flags of what `awd_regularization_from_hp` searches.
+# The flags of what `recipes.language_model.config_from_hp` searches
+# (`recurrent_from_hp`, `awd_regularization_from_hp`; the embedding's two
+# only where there is an embedding).
+SEARCHED_MODEL = ("--cell", "--units", "--num-layers", "--dropout")
 SEARCHED_REGULARISERS = (
     "--locked-dropout",
     "--embedding-dropout",
@@ -15,6 +18,7 @@ SEARCHED_REGULARISERS = (
     "--ar",
     "--tar",
 )
+SEARCHED_EMBEDDING = ("--embedding-dim", "--tie-weights")
 
 
 def _add_model_flags(task):
@@ -194,14 +198,31 @@ def _refuse_flags_that_cannot_act(parser, args):
     )
 
 
+def _refuse_searched(parser, args):
+    """Refuses, with `--tune`, the flags of what the search picks.
+
+    Those of the optimizer too, and `--nt-asgd`: no searched optimizer is
+    NT-ASGD. The embedding's flags count where the model has an embedding.
+    """
+    level = args.level or ("char" if args.corpus == "timemachine" else "word")
+    embedded = args.embedding_dim is not None or (not args.one_hot and level == "word")
+    cli.refuse_searched(
+        parser,
+        args,
+        (
+            "--nt-asgd",
+            *cli.SEARCHED_OPTIMIZER_FLAGS,
+            *SEARCHED_MODEL,
+            *SEARCHED_REGULARISERS,
+            *(SEARCHED_EMBEDDING if embedded else ()),
+        ),
+    )
+
+
 def _check_and_resolve(parser, args):
     """Fills in the level and the inputs; refuses flags that cannot go together."""
     if args.level is None:
         args.level = "char" if args.corpus == "timemachine" else "word"
-    # The search picks the optimizer and the regularisers itself.
-    for flag in ("--nt-asgd", *SEARCHED_REGULARISERS):
-        if args.tune and getattr(args, flag[2:].replace("-", "_")):
-            parser.error(f"argument {flag}: not with --tune (the search picks it)")
     if args.ema and args.nt_asgd:
         parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
     if args.corpus == "ptb" and args.level == "char":
@@ -237,6 +258,7 @@ def parse_args(argv=None):
     _add_training_flags(task)
     _add_generation_flags(task)
     args = cli.parse(parser, argv)
+    _refuse_searched(parser, args)
     _refuse_flags_that_cannot_act(parser, args)
     _check_and_resolve(parser, args)
     return args

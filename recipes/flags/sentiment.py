@@ -142,6 +142,30 @@ def _refuse_other_models_flags(parser, args):
         )
 
 
+# The flags of what `recipes.sentiment.config_from_hp` searches, by model
+# (ULMFiT is not searched); the embedding's width too with random embeddings.
+SEARCHED = {
+    "bow": (),
+    "nbsvm": ("--dropout",),
+    "birnn": ("--units", "--num-layers", "--dropout"),
+    "textcnn": ("--filters", "--dropout"),
+}
+
+
+def _refuse_searched(parser, args):
+    """Refuses, with `--tune`, the flags of what the search picks."""
+    if args.model not in SEARCHED:
+        return
+    embedding = ()
+    if args.model in ("birnn", "textcnn") and args.embeddings == "random":
+        embedding = ("--embedding-dim",)
+    cli.refuse_searched(
+        parser,
+        args,
+        (*cli.SEARCHED_OPTIMIZER_FLAGS, *SEARCHED[args.model], *embedding),
+    )
+
+
 def _check_and_resolve(parser, args):
     """Fills in dropout and the embedding width; refuses what cannot act."""
     if args.dropout is None:
@@ -214,5 +238,6 @@ def parse_args(argv=None):
     _add_data_and_output_flags(task)
     args = cli.parse(parser, argv)
     _refuse_other_models_flags(parser, args)
+    _refuse_searched(parser, args)
     _check_and_resolve(parser, args)
     return args

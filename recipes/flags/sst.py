@@ -63,5 +63,9 @@ def parse_args(argv=None):
     )
     _add_sample_flags(task)
     args = cli.parse(parser, argv)
+    # What `recipes.sst.config_from_hp` searches.
+    cli.refuse_searched(
+        parser, args, (*cli.SEARCHED_OPTIMIZER_FLAGS, "--units", "--dropout")
+    )
     _check_and_resolve(parser, args)
     return args

@@ -79,6 +79,20 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
+    # What `recipes.tagging.config_from_hp` searches; attention only where
+    # the model is bidirectional.
+    cli.refuse_searched(
+        parser,
+        args,
+        (
+            *cli.SEARCHED_OPTIMIZER_FLAGS,
+            "--cell",
+            "--units",
+            "--num-layers",
+            "--dropout",
+            *(() if args.unidirectional else ("--attention-units",)),
+        ),
+    )
     cli.check_review_sample(parser, args)
     resolve_glove_width(parser, args, random_dim=100)
     if args.stride is None:

@@ -84,6 +84,19 @@ def parse_args(argv=None):
     _add_data_flags(task)
     _add_decoding_flags(task)
     args = cli.parse(parser, argv)
+    # What `recipes.translation.config_from_hp` searches.
+    cli.refuse_searched(
+        parser,
+        args,
+        (
+            *cli.SEARCHED_OPTIMIZER_FLAGS,
+            "--cell",
+            "--units",
+            "--embedding-dim",
+            "--num-layers",
+            "--dropout",
+        ),
+    )
     if args.max_length < 2:
         parser.error("argument --max-length: expected at least 2 tokens")
     return args

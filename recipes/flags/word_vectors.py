@@ -144,5 +144,7 @@ def parse_args(argv=None):
     _add_model_flags(task)
     _add_split_and_output_flags(task)
     args = cli.parse(parser, argv)
+    # What `recipes.word_vectors.config_from_hp` searches.
+    cli.refuse_searched(parser, args, ("--dim", "--learning-rate"))
     _check_and_resolve(parser, args)
     return args

@@ -79,6 +79,19 @@ def _read_imdb_once(monkeypatch):
     monkeypatch.setattr(translation, "split_pairs", _cached_split_pairs)
 
 
+def without(argv, *flags):
+    """`argv` less `flags` and their values (each flag with one value).
+
+    A search refuses the flags of what it picks (`--units` with `--tune`);
+    `fix_search_space` pins those instead.
+    """
+    kept = list(argv)
+    for flag in flags:
+        index = kept.index(flag)
+        del kept[index : index + 2]
+    return kept
+
+
 def fix_search_space(monkeypatch, recipe, **values):
     """Pins hyperparameters of `recipe.config_from_hp` to `values` (small, fast).
 

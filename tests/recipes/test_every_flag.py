@@ -34,6 +34,7 @@ from recipes import (
     word_vectors,
 )
 from tests.recipes import flag_trace
+from tests.recipes.conftest import without
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -411,6 +412,16 @@ def _value(action, probe, current, root):
     return [str((current or 1.0) * 0.5)]
 
 
+# The small settings' flags that a search picks, left out of a probe that
+# runs one (`--tune` refuses them).
+SEARCHED_IN_SMALL = {
+    "language_model": ("--units", "--num-layers"),
+    "translation": ("--units", "--embedding-dim", "--num-layers"),
+    "sst": ("--units",),
+    "word_vectors": ("--dim",),
+    "tagging": ("--units", "--num-layers"),
+}
+
 _BASE = {}
 
 
@@ -423,6 +434,7 @@ def _trace(name, argv, root, probe):
     flags = ["--run-dir", os.path.join(root, "run")]
     if "--tune" in argv:
         flags += ["--tune-dir", os.path.join(root, "tuning")]
+        argv = without(argv, *SEARCHED_IN_SMALL.get(name, ()))
     flags += argv
     after_fit = probe.after_fit or probe.reaches
     skip = [*SKIP.get(name, ()), *(REPORTS.get(name, ()) if probe.skip_reports else ())]

@@ -9,6 +9,7 @@ import pytest
 from garden.models import language_model_config
 from garden.training.averaging import AveragedSGD
 from recipes import language_model as recipe
+from tests.recipes.conftest import fix_search_space, without
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("GARDEN_DATA"), reason="needs the corpora in $GARDEN_DATA"
@@ -84,10 +85,12 @@ def test_ngram_baselines_samples_and_export(tmp_path, capsys):
     assert os.path.isdir(tmp_path / "exports" / "language_model" / "1")
 
 
-def test_tuning_searches_then_retrains(tmp_path, capsys):
+def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
+    fix_search_space(monkeypatch, recipe, units=16, num_layers=1, embedding_dim=16)
     recipe.main(
         [
-            *SMALL, "--level", "word",  # 6 times fewer steps than characters
+            *without(SMALL, "--units", "--num-layers"),
+            "--level", "word",  # 6 times fewer steps than characters
             "--tune", "--tuner", "random", "--max-trials", "1",
             "--tune-dir", str(tmp_path / "search"),
             "--run-dir", str(tmp_path / "run"),
@@ -131,8 +134,11 @@ def test_tuning_searches_then_retrains(tmp_path, capsys):
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
+    argv = [*SMALL, *flags]
+    if "--tune" in flags:  # the search picks the size SMALL sets
+        argv = without(argv, "--units", "--num-layers")
     with pytest.raises(SystemExit) as exit_info:
-        recipe.parse_args([*SMALL, *flags])
+        recipe.parse_args(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 

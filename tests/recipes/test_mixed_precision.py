@@ -24,7 +24,7 @@ from garden.models.seq2seq import build_seq2seq, translate_ids
 from garden.training import make_optimizer, set_precision
 from garden.tuning import optimizer_from_hp, search, searched_or_flagged_model
 from recipes import language_model, sentiment, sst, translation
-from tests.recipes.conftest import fix_search_space
+from tests.recipes.conftest import fix_search_space, without
 from tests.recipes.test_language_model import SMALL as LANGUAGE_MODEL_SMALL
 from tests.recipes.test_sentiment import SMALL as SENTIMENT_SMALL
 from tests.recipes.test_sst import SMALL as SST_SMALL
@@ -104,8 +104,8 @@ def test_language_model_search_trial_carries_states(
 ):
     texts, tokenizer, vocabulary, streams = time_machine
     args = language_model.parse_args(
-        [*LANGUAGE_MODEL_SMALL, "--bptt", "truncated", "--precision", policy]
-        + search_flags(tmp_path)
+        [*without(LANGUAGE_MODEL_SMALL, "--units", "--num-layers")]
+        + ["--bptt", "truncated", "--precision", policy, *search_flags(tmp_path)]
     )
     set_precision(args.precision)
     train, valid = language_model.datasets(args, texts, tokenizer, vocabulary, streams)
@@ -274,7 +274,8 @@ def test_translation_search_trial_then_greedy_and_beam_search(
 ):
     vocabularies, train, valid = sentence_pairs
     args = translation.parse_args(
-        [*TRANSLATION_SMALL, "--precision", policy, *search_flags(tmp_path)]
+        [*without(TRANSLATION_SMALL, "--units", "--embedding-dim", "--num-layers")]
+        + ["--precision", policy, *search_flags(tmp_path)]
     )
     set_precision(args.precision)
     config = translation.model_config(args, *vocabularies)
@@ -338,8 +339,10 @@ def treebank():
 
 def sst_setup(policy, treebank, flags):
     _, vocabulary, _, _ = treebank
+    # A search picks the units (its trials pin them).
+    small = without(SST_SMALL, "--units") if "--tune" in flags else SST_SMALL
     args = sst.parse_args(
-        [*SST_SMALL, "--embeddings", "random", "--precision", policy, *flags]
+        [*small, "--embeddings", "random", "--precision", policy, *flags]
     )
     set_precision(args.precision)
     config = sst.model_config(args, vocabulary)

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from recipes import tagging as recipe
+from tests.recipes.conftest import fix_search_space, without
 from tests.training.test_plots import picture
 
 pytestmark = pytest.mark.skipif(
@@ -29,10 +30,11 @@ def punctuated_lines(output):
     return [line.split(" -> ", 1)[1] for line in lines if " -> " in line]
 
 
-def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
+def test_search_retrain_report_punctuate_and_export(tmp_path, capsys, monkeypatch):
+    fix_search_space(monkeypatch, recipe, cell="lstm", units=8, num_layers=1)
     recipe.main(
         [
-            *SMALL, "--cell", "lstm", "--unidirectional",
+            *without(SMALL, "--units", "--num-layers"), "--unidirectional",
             "--tune", "--tuner", "random", "--max-trials", "1",
             "--tune-dir", str(tmp_path / "search"), "--run-dir", str(tmp_path / "run"),
             "--export", str(tmp_path / "exports"),
@@ -41,7 +43,8 @@ def test_search_retrain_report_punctuate_and_export(tmp_path, capsys):
     )  # fmt: skip
     output = capsys.readouterr().out
     assert "train 40, valid 20, test 20 reviews" in output
-    assert "unidirectional lstm" in output
+    assert "unidirectional layers (cell searched)" in output
+    assert "cell: lstm" in output  # the trial's, pinned above
     trials = os.listdir(tmp_path / "search" / "tagger_unidirectional")
     assert len([name for name in trials if name.startswith("trial_")]) == 1
     assert os.path.exists(tmp_path / "run" / "best.keras")

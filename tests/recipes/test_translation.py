@@ -10,6 +10,7 @@ import tensorflow as tf
 from garden import data
 from garden.export.translation import detokenize
 from recipes import translation as recipe
+from tests.recipes.conftest import fix_search_space, without
 from tests.training.test_plots import logged_images, picture
 
 pytestmark = pytest.mark.skipif(
@@ -112,9 +113,11 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys, monkey
     assert np.all(got["length"].numpy() <= 200)
 
 
-def test_tuning_searches_then_retrains(tmp_path, capsys):
+def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
+    fix_search_space(monkeypatch, recipe, units=16, embedding_dim=8, num_layers=1)
     recipe.main(
-        [*SMALL, "--tune", "--tuner", "random", "--max-trials", "1"]
+        [*without(SMALL, "--units", "--embedding-dim", "--num-layers")]
+        + ["--tune", "--tuner", "random", "--max-trials", "1"]
         + ["--tune-dir", str(tmp_path / "search"), "--run-dir", str(tmp_path / "run")]
     )
     output = capsys.readouterr().out
