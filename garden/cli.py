@@ -1,8 +1,10 @@
 """The flags every recipe shares, with errors that name the flag."""
 
 import argparse
+import json
 import math
 import os
+import zipfile
 
 from garden.checks import is_positive_integer
 
@@ -14,6 +16,17 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
 # What `garden.tuning.optimizer_from_hp` picks in every search that uses it.
 SEARCHED_OPTIMIZER_FLAGS = ("--optimizer", "--learning-rate", "--clip-norm")
+# The flags that act only in training (`--ema` where a recipe has it).
+TRAINING_FLAGS = (
+    "--epochs",
+    "--optimizer",
+    "--learning-rate",
+    "--lr-decay",
+    "--lr-decay-start",
+    "--clip-norm",
+    "--patience",
+    "--ema",
+)
 
 
 def _parse(text, convert, accept, expected):
@@ -236,24 +249,91 @@ def only_with(parser, args, flags, applies, needs):
             parser.error(f"argument {flag}: applies only with {needs}")
 
 
+def refuse_with(parser, args, flags, given, why):
+    """Refuses `flags` when the flag `given` is set: with it they would not act.
+
+    As in `only_with`, a flag counts as set when its value differs from its
+    default.
+
+    Args:
+        parser: The recipe's parser.
+        args: Its parsed flags.
+        flags: The flags that `given` leaves idle.
+        given: The flag (e.g. "--tune").
+        why: Why, for the message (e.g. "the search picks it").
+    """
+    if not getattr(args, given[2:].replace("-", "_"), None):
+        return
+    for flag in flags:
+        dest = flag[2:].replace("-", "_")
+        if getattr(args, dest) != parser.get_default(dest):
+            parser.error(f"argument {flag}: not with {given} ({why})")
+
+
 def refuse_searched(parser, args, flags):
     """Refuses, with `--tune`, the flags whose values the search picks itself.
 
     The retrained best trial takes the searched value, so such a flag would
-    be accepted and ignored. As in `only_with`, a flag counts as given when
-    its value differs from its default.
+    be accepted and ignored.
 
     Args:
         parser: The recipe's parser.
         args: Its parsed flags.
         flags: The flags of what this run's search space holds.
     """
-    if not args.tune:
+    refuse_with(parser, args, flags, "--tune", "the search picks it")
+
+
+def refuse_with_evaluate(parser, args, model_flags):
+    """With `--evaluate`, refuses flags of training and of the model it ignores.
+
+    `--evaluate` scores a checkpoint as it was trained: nothing trains and
+    the model is the checkpoint's. A shared training flag or one of the
+    recipe's `model_flags` set (away from its default) to another value than
+    the checkpoint was trained with would be accepted and ignored, and is
+    refused; set to the same value (the training command with `--evaluate`
+    added) it says what the checkpoint is, and passes. `--tune` is refused:
+    nothing is searched. The model's configuration in the checkpoint's
+    record (a search's choices included) counts before its flags.
+
+    Args:
+        parser: The recipe's parser.
+        args: Its parsed flags.
+        model_flags: The recipe's flags of what the checkpoint fixes (its
+            architecture, its training-only settings).
+    """
+    if not getattr(args, "evaluate", None):
         return
-    for flag in flags:
+    if args.tune:
+        parser.error("argument --tune: not with --evaluate (nothing is searched)")
+    # Keras comes in with the checkpoint's reader: only where one is given.
+    from garden.training.checkpoints import read_record
+
+    try:
+        record = read_record(args.evaluate)
+    except (OSError, ValueError, zipfile.BadZipFile):
+        record = None
+    if record is None:
+        return  # the recipe's `load_for_evaluation` says what is wrong
+    trained = {**record.get("flags", {}), **record.get("config", {})}
+    shared = [
+        flag for flag in TRAINING_FLAGS if hasattr(args, flag[2:].replace("-", "_"))
+    ]
+    for flag in [*shared, *model_flags]:
         dest = flag[2:].replace("-", "_")
-        if getattr(args, dest) != parser.get_default(dest):
-            parser.error(f"argument {flag}: not with --tune (the search picks it)")
+        value = getattr(args, dest)
+        if value == parser.get_default(dest):
+            continue
+        if dest not in trained:
+            parser.error(
+                f"argument {flag}: not with --evaluate, whose checkpoint does not "
+                "record it (the checkpoint is scored as it was trained)"
+            )
+        if json.loads(json.dumps(value)) != trained[dest]:
+            parser.error(
+                f"argument {flag}: {value}, but the checkpoint --evaluate scores "
+                f"was trained with {trained[dest]} (it is scored as it was trained)"
+            )
 
 
 IMDB_TRAIN_REVIEWS = 25_000

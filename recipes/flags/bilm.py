@@ -48,6 +48,19 @@ def parse_args(argv=None):
             "argument --tune: the biLM has no search space (its size is set by "
             "its flags; tune the downstream model instead)"
         )
+    # What a checkpoint given to `--evaluate` fixes: its model, and how it trained.
+    cli.refuse_with_evaluate(
+        parser,
+        args,
+        (
+            "--embedding-dim",
+            "--units",
+            "--num-layers",
+            "--dropout",
+            "--sampled-softmax",
+            "--steps-per-epoch",
+        ),
+    )
     cli.check_review_sample(parser, args)
     if args.max_tokens <= 4:
         parser.error("argument --max-tokens: expected more than the 4 reserved tokens")

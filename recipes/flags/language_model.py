@@ -19,6 +19,23 @@ SEARCHED_REGULARISERS = (
     "--tar",
 )
 SEARCHED_EMBEDDING = ("--embedding-dim", "--tie-weights")
+# What a checkpoint given to `--evaluate` fixes: its model, and how it trained.
+CHECKPOINT_FIXES = (
+    *SEARCHED_MODEL,
+    "--embedding-dim",
+    "--one-hot",
+    "--tie-weights",
+    "--residual",
+    "--recurrent-dropout",
+    "--input-dropout",
+    "--hidden-dropout",
+    *SEARCHED_REGULARISERS,
+    "--nt-asgd",
+    "--bptt",
+    "--num-steps",
+    "--batch-size",
+    "--truncation-probability",
+)
 
 
 def _add_model_flags(task):
@@ -258,6 +275,7 @@ def parse_args(argv=None):
     _add_training_flags(task)
     _add_generation_flags(task)
     args = cli.parse(parser, argv)
+    cli.refuse_with_evaluate(parser, args, CHECKPOINT_FIXES)
     _refuse_searched(parser, args)
     _refuse_flags_that_cannot_act(parser, args)
     _check_and_resolve(parser, args)

@@ -152,6 +152,28 @@ SEARCHED = {
 }
 
 
+# What a checkpoint given to `--evaluate` fixes: its model, and how it trained.
+CHECKPOINT_FIXES = (
+    "--cell",
+    "--units",
+    "--num-layers",
+    "--embedding-dim",
+    "--embeddings",
+    "--freeze-embeddings",
+    "--multichannel",
+    "--filters",
+    "--dropout",
+    "--recurrent-dropout",
+    "--weight-dropout",
+    "--discriminative-decay",
+    "--gradual-unfreezing",
+    "--pretraining",
+    "--bag",
+    "--bigram-min-count",
+    "--bucket",
+)
+
+
 def _refuse_searched(parser, args):
     """Refuses, with `--tune`, the flags of what the search picks."""
     if args.model not in SEARCHED:
@@ -238,6 +260,13 @@ def parse_args(argv=None):
     _add_data_and_output_flags(task)
     args = cli.parse(parser, argv)
     _refuse_other_models_flags(parser, args)
+    # ULMFiT's export rebuilds the classifier from --bilm; the BiRNN's
+    # checkpoint holds its biLM.
+    cli.refuse_with_evaluate(
+        parser,
+        args,
+        (*CHECKPOINT_FIXES, *(() if args.model == "ulmfit" else ("--bilm",))),
+    )
     _refuse_searched(parser, args)
     _check_and_resolve(parser, args)
     return args

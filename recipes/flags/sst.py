@@ -63,6 +63,20 @@ def parse_args(argv=None):
     )
     _add_sample_flags(task)
     args = cli.parse(parser, argv)
+    # What a checkpoint given to `--evaluate` fixes.
+    cli.refuse_with_evaluate(
+        parser,
+        args,
+        (
+            "--units",
+            "--embedding-dim",
+            "--embeddings",
+            "--freeze-embeddings",
+            "--bilm",
+            "--dropout",
+            "--schedule",
+        ),
+    )
     # What `recipes.sst.config_from_hp` searches.
     cli.refuse_searched(
         parser, args, (*cli.SEARCHED_OPTIMIZER_FLAGS, "--units", "--dropout")

@@ -79,6 +79,22 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
+    # What a checkpoint given to `--evaluate` fixes.
+    cli.refuse_with_evaluate(
+        parser,
+        args,
+        (
+            "--cell",
+            "--unidirectional",
+            "--units",
+            "--num-layers",
+            "--embedding-dim",
+            "--embeddings",
+            "--dropout",
+            "--recurrent-dropout",
+            "--attention-units",
+        ),
+    )
     # What `recipes.tagging.config_from_hp` searches; attention only where
     # the model is bidirectional.
     cli.refuse_searched(

@@ -84,6 +84,21 @@ def parse_args(argv=None):
     _add_data_flags(task)
     _add_decoding_flags(task)
     args = cli.parse(parser, argv)
+    # What a checkpoint given to `--evaluate` fixes (its batches are training's).
+    cli.refuse_with_evaluate(
+        parser,
+        args,
+        (
+            "--cell",
+            "--units",
+            "--num-layers",
+            "--embedding-dim",
+            "--dropout",
+            "--attention",
+            "--reverse-source",
+            "--batch-size",
+        ),
+    )
     # What `recipes.translation.config_from_hp` searches.
     cli.refuse_searched(
         parser,
