@@ -16,8 +16,10 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNERS = ("hyperband", "random")
 # What `garden.tuning.optimizer_from_hp` picks in every search that uses it.
 SEARCHED_OPTIMIZER_FLAGS = ("--optimizer", "--learning-rate", "--clip-norm")
-# The flags that act only in training (`--ema` where a recipe has it).
+# The flags that act only in training (`--ema` where a recipe has it):
+# evaluation runs outside the strategy's scope.
 TRAINING_FLAGS = (
+    "--strategy",
     "--epochs",
     "--optimizer",
     "--learning-rate",

@@ -48,11 +48,13 @@ def parse_args(argv=None):
             "argument --tune: the biLM has no search space (its size is set by "
             "its flags; tune the downstream model instead)"
         )
-    # What a checkpoint given to `--evaluate` fixes: its model, and how it trained.
+    # What a checkpoint given to `--evaluate` fixes: its model (in its own
+    # precision), and how it trained.
     cli.refuse_with_evaluate(
         parser,
         args,
         (
+            "--precision",
             "--embedding-dim",
             "--units",
             "--num-layers",

@@ -152,8 +152,10 @@ SEARCHED = {
 }
 
 
-# What a checkpoint given to `--evaluate` fixes: its model, and how it trained.
+# What a checkpoint given to `--evaluate` fixes: its model (in its own
+# precision), and how it trained.
 CHECKPOINT_FIXES = (
+    "--precision",
     "--cell",
     "--units",
     "--num-layers",

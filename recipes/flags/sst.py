@@ -63,11 +63,12 @@ def parse_args(argv=None):
     )
     _add_sample_flags(task)
     args = cli.parse(parser, argv)
-    # What a checkpoint given to `--evaluate` fixes.
+    # What a checkpoint given to `--evaluate` fixes (it runs in its own precision).
     cli.refuse_with_evaluate(
         parser,
         args,
         (
+            "--precision",
             "--units",
             "--embedding-dim",
             "--embeddings",

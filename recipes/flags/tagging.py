@@ -79,11 +79,12 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
-    # What a checkpoint given to `--evaluate` fixes.
+    # What a checkpoint given to `--evaluate` fixes (it runs in its own precision).
     cli.refuse_with_evaluate(
         parser,
         args,
         (
+            "--precision",
             "--cell",
             "--unidirectional",
             "--units",

@@ -84,11 +84,14 @@ def parse_args(argv=None):
     _add_data_flags(task)
     _add_decoding_flags(task)
     args = cli.parse(parser, argv)
-    # What a checkpoint given to `--evaluate` fixes (its batches are training's).
+    # What a checkpoint given to `--evaluate` fixes: its model runs in its own
+    # precision; the batches and the length cut are training's.
     cli.refuse_with_evaluate(
         parser,
         args,
         (
+            "--precision",
+            "--max-length",
             "--cell",
             "--units",
             "--num-layers",

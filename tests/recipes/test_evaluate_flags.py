@@ -22,8 +22,8 @@ from garden.training.checkpoints import RECORD_NAME
 from recipes import bilm, language_model, sentiment, sst, tagging, translation
 
 SHARED_ACTING = {
-    "--data", "--precision", "--strategy", "--seed", "--run-dir", "--verbose",
-    "--export", "--model-name", "--evaluate",
+    "--data", "--seed", "--run-dir", "--verbose", "--export", "--model-name",
+    "--evaluate",
     # Refused without --tune, which --evaluate refuses.
     "--tuner", "--tune-dir", "--max-trials",
 }  # fmt: skip
@@ -32,6 +32,7 @@ RECIPES = {
     "language_model": (
         language_model,
         {
+            "--precision",  # the scoring model is rebuilt in the run's policy
             "--corpus", "--level", "--ngram-orders", "--eval-rows", "--prompt",
             "--max-output-length", "--temperature", "--top-k", "--top-p",
         },
@@ -59,9 +60,9 @@ RECIPES = {
     "translation": (
         translation,
         {
-            "--min-freq", "--max-length", "--test-size", "--validation-size",
-            "--split-seed", "--max-train-pairs", "--beam-width",
-            "--length-penalty", "--translations", "--translate",
+            "--min-freq", "--test-size", "--validation-size", "--split-seed",
+            "--max-train-pairs", "--beam-width", "--length-penalty",
+            "--translations", "--translate",
         },
     ),
     "bilm": (
@@ -74,6 +75,9 @@ RECIPES = {
 }  # fmt: skip
 # A flag set away from every recipe's default, with what it needs to act.
 SET = {
+    "--strategy": ["--strategy", "mirrored"],
+    "--precision": ["--precision", "mixed_bfloat16"],
+    "--max-length": ["--max-length", "20"],
     "--epochs": ["--epochs", "7"],
     "--batch-size": ["--batch-size", "7"],
     "--optimizer": ["--optimizer", "adagrad"],
@@ -152,8 +156,8 @@ def _checkpoint(path, flags=None, config=None):
     return str(path)
 
 
-# Refused in every run.
-NEVER = {("bilm", "--tune")}
+# Refused in every run (the biLM has no search space and no export).
+NEVER = {("bilm", "--tune"), ("bilm", "--export"), ("bilm", "--model-name")}
 
 
 def _cases():
