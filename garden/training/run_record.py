@@ -128,6 +128,16 @@ class RunRecord:
         return getattr(self.args, "run_dir", None)
 
     @property
+    def evaluation(self):
+        """Whether the run scores a checkpoint (`--evaluate`) instead of training."""
+        return bool(getattr(self.args, "evaluate", None))
+
+    @property
+    def file_name(self):
+        """`run.json`, or `evaluation.json` beside a training run's record."""
+        return "evaluation.json" if self.evaluation else "run.json"
+
+    @property
     def flags(self):
         """The flags as the run resolved them (defaults filled in by the recipe)."""
         return {
@@ -146,7 +156,13 @@ class RunRecord:
             "metrics": self.metrics,
             "data": self.data,
             "model": self.model,
-            "history": history_rows(self.run_dir) if self.run_dir else [],
+            # An evaluation trains nothing: the run directory's history.csv
+            # is a training run's.
+            "history": (
+                history_rows(self.run_dir)
+                if self.run_dir and not self.evaluation
+                else []
+            ),
             "data_files": {**sources.files_read(), **_flag_files(flags)},
             "git": _git(),
             "packages": _versions(),
@@ -169,6 +185,9 @@ class RunRecord:
 @contextlib.contextmanager
 def recorded(args, argv=None):
     """Runs the block as a recorded run; writes `--run-dir/run.json` at its end.
+
+    A run that scores a checkpoint (`--evaluate`) writes `evaluation.json`
+    instead, so the training run's record in the same directory stays.
 
     The run directory (this task's, see `task_run_dir`) is locked for the
     run: a second run given the same `--run-dir` stops at once with an error
@@ -196,7 +215,7 @@ def recorded(args, argv=None):
     finally:
         _current.remove(record)
         if record.status and record.run_dir:
-            record.write(os.path.join(record.run_dir, "run.json"))
+            record.write(os.path.join(record.run_dir, record.file_name))
         if lock is not None:
             lock.close()
 

@@ -42,6 +42,21 @@ def test_a_run_writes_what_ran_on_what_and_what_it_measured(tmp_path):
     assert record["wall_seconds"] >= 0
 
 
+def test_an_evaluation_keeps_the_training_runs_record(tmp_path):
+    (tmp_path / "history.csv").write_text("epoch,loss\n0,2.0\n")
+    with run_record.recorded(args_of(tmp_path, evaluate=None, epochs=3)):
+        run_record.log_metrics("test", accuracy=0.75)
+    with run_record.recorded(args_of(tmp_path, evaluate="best.keras", epochs=3)):
+        run_record.log_metrics("test", accuracy=0.5)
+    trained = json.loads((tmp_path / "run.json").read_text())
+    assert trained["metrics"]["test"]["accuracy"] == 0.75
+    assert [row["loss"] for row in trained["history"]] == [2.0]
+    scored = json.loads((tmp_path / "evaluation.json").read_text())
+    assert scored["flags"]["evaluate"] == "best.keras"
+    assert scored["metrics"]["test"]["accuracy"] == 0.5
+    assert scored["history"] == [] and scored["status"] == "finished"
+
+
 def test_corpus_files_read_are_listed_with_their_checksums(tmp_path):
     if not os.environ.get("GARDEN_DATA"):
         pytest.skip("needs the corpora in $GARDEN_DATA")
