@@ -103,8 +103,8 @@ def plain_bilm(model):
     return model
 
 
-def report_perplexity(model, valid):
-    results = model.evaluate(valid, verbose=0, return_dict=True)
+def report_perplexity(model, valid, verbose):
+    results = model.evaluate(valid, verbose=verbose, return_dict=True)
     print("\nHeld-out perplexity (training reviews not trained on):")
     for direction in DIRECTIONS:
         perplexity = results[f"{direction}_perplexity"]
@@ -144,7 +144,7 @@ def run(args):
                 f"argument --evaluate: {args.evaluate!r} was trained with another "
                 "vocabulary; give the data flags it was trained with"
             )
-        report_perplexity(model, batches["valid"])
+        report_perplexity(model, batches["valid"], args.verbose)
         return
     with strategy.scope():
         model = build_bilm(
@@ -162,7 +162,7 @@ def run(args):
         # best.keras becomes the biLM itself, as downstream `--bilm` reads it.
         model = plain_bilm(model)
         save_model(model, os.path.join(args.run_dir, "best.keras"))
-    report_perplexity(model, batches["valid"])
+    report_perplexity(model, batches["valid"], args.verbose)
     print(f"\nbiLM (vocabulary included): {args.run_dir}/best.keras")
 
 

@@ -283,7 +283,7 @@ def write_predictions(path, labels, probabilities):
 def report_test(args, model, tokenizer, vocabulary, texts, labels):
     ids = data.encode_texts(texts, tokenizer, vocabulary)
     probabilities = predict_probabilities(
-        model, ids, args.batch_size, max_length=args.max_length
+        model, ids, args.batch_size, max_length=args.max_length, verbose=args.verbose
     )
     predicted = (probabilities >= 0.5).astype("int64")
     labels = np.asarray(labels, "int64")

@@ -193,7 +193,9 @@ def set_mark_offsets(args, model, vocabulary, texts):
     """Folds the offsets that maximize the validation F1 into the output bias."""
     ids, labels = labelled_ids(vocabulary, texts)
     logits = np.concatenate(
-        predict_logits(model, ids, args.window, args.batch_size, args.stride)
+        predict_logits(
+            model, ids, args.window, args.batch_size, args.stride, args.verbose
+        )
     )
     names = punctuation.PUNCTUATION_LABELS
     plain = tagging_scores(labels, np.argmax(logits, -1), names)["overall"]["f1"]
@@ -211,7 +213,9 @@ def report_test(args, model, vocabulary, texts):
     start = time.time()
     ids, labels = labelled_ids(vocabulary, texts)
     predicted = np.concatenate(
-        predict_labels(model, ids, args.window, args.batch_size, args.stride)
+        predict_labels(
+            model, ids, args.window, args.batch_size, args.stride, args.verbose
+        )
     )
     scores = tagging_scores(labels, predicted, punctuation.PUNCTUATION_LABELS)
     log_metrics("test", word_accuracy=np.mean(labels == predicted), reviews=len(texts))

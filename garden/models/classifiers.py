@@ -375,7 +375,7 @@ def float32_classifier(kind, config, weights):
     return float32_copy(build_classifier, {"kind": kind, **config}, weights)
 
 
-def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
+def predict_probabilities(model, token_ids, batch_size=64, max_length=None, verbose=0):
     """P(positive) of every id sequence, in order, batched by similar length.
 
     Sequences are sorted by length and each batch is padded to its longest
@@ -387,6 +387,7 @@ def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
         token_ids: A list of 1-D id sequences.
         batch_size: Sequences per batch.
         max_length: Truncate every sequence to this many ids first.
+        verbose: 0 silent, 1 a progress bar over the sequences, 2 one line.
 
     Returns:
         float32 array `(len(token_ids),)`.
@@ -397,4 +398,7 @@ def predict_probabilities(model, token_ids, batch_size=64, max_length=None):
         output = model.predict_on_batch(pad_ids(batch, multiple=50))
         return np.asarray(output, "float32").reshape(-1)
 
-    return np.asarray(predict_by_length(predict, sequences, batch_size), "float32")
+    results = predict_by_length(
+        predict, sequences, batch_size, verbose=verbose, unit_name="review"
+    )
+    return np.asarray(results, "float32")

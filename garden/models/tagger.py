@@ -202,7 +202,7 @@ def window_plan(length, window, stride=None):
     return stride * np.arange(last + 1), owners
 
 
-def predict_logits(model, token_ids, window, batch_size=64, stride=None):
+def predict_logits(model, token_ids, window, batch_size=64, stride=None, verbose=0):
     """The label logits of every id of every sequence, tagged in windows.
 
     Each sequence is cut into windows of at most `window` ids starting
@@ -219,6 +219,7 @@ def predict_logits(model, token_ids, window, batch_size=64, stride=None):
         batch_size: Windows per batch.
         stride: Ids between window starts, from 1 to `window`; None for
             `window`.
+        verbose: 0 silent, 1 a progress bar over the windows, 2 one line.
 
     Returns:
         A list of float32 arrays `(length, num_labels)`, one per sequence.
@@ -235,7 +236,9 @@ def predict_logits(model, token_ids, window, batch_size=64, stride=None):
         return [logits[line, : len(ids)] for line, ids in enumerate(batch)]
 
     num_labels = model.output_shape[-1]
-    predicted = predict_by_length(predict, windows, batch_size)
+    predicted = predict_by_length(
+        predict, windows, batch_size, verbose=verbose, unit_name="window"
+    )
     logits = []
     for first, starts, owners in plans:
         # Owners never decrease: window k labels the items [ends[k-1], ends[k]).
@@ -248,7 +251,7 @@ def predict_logits(model, token_ids, window, batch_size=64, stride=None):
     return logits
 
 
-def predict_labels(model, token_ids, window, batch_size=64, stride=None):
+def predict_labels(model, token_ids, window, batch_size=64, stride=None, verbose=0):
     """The argmax label of every id of every sequence, tagged in windows.
 
     As `predict_logits`, which gives the logits.
@@ -258,7 +261,9 @@ def predict_labels(model, token_ids, window, batch_size=64, stride=None):
     """
     return [
         np.argmax(logits, axis=-1).astype("int32")
-        for logits in predict_logits(model, token_ids, window, batch_size, stride)
+        for logits in predict_logits(
+            model, token_ids, window, batch_size, stride, verbose
+        )
     ]
 
 

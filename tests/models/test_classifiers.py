@@ -172,6 +172,15 @@ def test_predict_probabilities_keeps_order_and_handles_empty():
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+def test_predict_probabilities_shows_progress_when_asked(capsys):
+    model = build_bag_of_words_classifier(VOCAB_SIZE)
+    silent = predict_probabilities(model, REVIEWS, batch_size=2)
+    assert capsys.readouterr().out == ""
+    shown = predict_probabilities(model, REVIEWS, batch_size=2, verbose=2)
+    assert f"{len(REVIEWS)}/{len(REVIEWS)}" in capsys.readouterr().out
+    np.testing.assert_array_equal(silent, shown)
+
+
 def test_unknown_kind_is_named():
     with pytest.raises(ValueError, match="`kind`.*'cnn'"):
         build_classifier("cnn", vocab_size=3)

@@ -169,6 +169,17 @@ def test_strided_windows_take_each_words_logits_from_its_window():
     assert np.abs(consecutive[0][3] - logits[0][3]).max() > 1e-4
 
 
+def test_tagging_shows_progress_over_the_windows_when_asked(capsys):
+    model = build_tagger(30, 4, units=5, embedding_dim=6)
+    ids = [np.arange(1, 11, dtype="int32"), np.array([8, 3], "int32")]
+    silent = predict_labels(model, ids, window=4)
+    assert capsys.readouterr().out == ""
+    shown = predict_labels(model, ids, window=4, verbose=2)
+    assert "4/4" in capsys.readouterr().out  # 3 windows and 1
+    for a, b in zip(silent, shown, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_mixed_precision_keeps_float32_logits_and_its_twin_is_float32():
     keras.config.set_dtype_policy("mixed_bfloat16")
     config = dict(
