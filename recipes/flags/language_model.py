@@ -188,6 +188,11 @@ def _refuse_flags_that_cannot_act(parser, args):
         args.bptt == "randomized",
         "--bptt randomized",
     )
+    if args.bptt == "randomized" and args.truncation_probability == 0:
+        parser.error(
+            "argument --truncation-probability: expected a probability above 0 "
+            "with --bptt randomized (0 never truncates: --bptt truncated)"
+        )
     cli.only_with(parser, args, ["--top-k", "--top-p"], args.prompt, "--prompt")
     cli.only_with(
         parser,

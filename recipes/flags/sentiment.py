@@ -140,6 +140,11 @@ def _refuse_other_models_flags(parser, args):
         cli.only_with(
             parser, args, flags, args.model in models, "--model " + " or ".join(models)
         )
+    if args.multichannel and args.freeze_embeddings:
+        parser.error(
+            "argument --freeze-embeddings: not with --multichannel, whose "
+            "channels are one frozen and one fine-tuned"
+        )
 
 
 # The flags of what `recipes.sentiment.config_from_hp` searches, by model

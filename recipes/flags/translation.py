@@ -115,6 +115,15 @@ def parse_args(argv=None):
             "--dropout",
         ),
     )
+    # One beam leaves the penalty nothing to choose, but in the export,
+    # whose requests ask for their own width.
+    cli.only_with(
+        parser,
+        args,
+        ["--length-penalty"],
+        args.beam_width > 1 or args.export,
+        "--beam-width 2 or more, or --export (its requests choose the width)",
+    )
     if args.max_length < 2:
         parser.error("argument --max-length: expected at least 2 tokens")
     return args

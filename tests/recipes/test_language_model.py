@@ -120,6 +120,10 @@ def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
         (["--hidden-dropout", "0.2"], "--hidden-dropout: applies only with --num"),
         (["--nt-asgd", "5"], "--nt-asgd: applies only with --optimizer sgd"),
         (["--locked-dropout"], "--locked-dropout: applies only with a dropout"),
+        (
+            ["--bptt", "randomized", "--truncation-probability", "0"],
+            "--truncation-probability: expected a probability above 0",
+        ),
         (["--embedding-dropout", "0.1"], "--embedding-dropout: needs --embedding"),
         (
             ["--embedding-dim", "0"],

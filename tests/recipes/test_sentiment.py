@@ -169,6 +169,10 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
         (["--model", "bow", "--embeddings", "glove"], "--embeddings"),
         (["--model", "nbsvm", "--embeddings", "glove"], "--embeddings"),
         (["--model", "birnn", "--multichannel"], "--multichannel"),
+        (
+            ["--model", "textcnn", "--multichannel", "--freeze-embeddings"],
+            "--freeze-embeddings: not with --multichannel",
+        ),
         (["--embeddings", "glove", "--embedding-dim", "100"], "--embedding-dim"),
         (["--validation-size", "400"], "--validation-size"),
         (["--model", "bow", "--freeze-embeddings"], "--freeze-embeddings"),

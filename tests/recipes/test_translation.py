@@ -130,6 +130,10 @@ def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
     "flags, message",
     [
         (["--beam-width", "0"], "--beam-width"),
+        (
+            ["--beam-width", "1", "--length-penalty", "0.6"],
+            "--length-penalty: applies only with --beam-width 2",
+        ),
         (["--beam-width", "17"], "--beam-width"),
         (["--max-length", "1"], "--max-length"),
         (["--cell", "transformer"], "--cell"),
