@@ -37,12 +37,17 @@ def test_each_bptt_mode_trains_and_reports(bptt, tmp_path, capsys):
     assert f"BPTT {bptt}" in output
     assert os.path.exists(tmp_path / "best.keras") and os.listdir(tmp_path / "logs")
     # The one-epoch checkpoint, evaluated alone, gives the same perplexity;
-    # its architecture comes from the checkpoint, not from the flags.
+    # its architecture comes from the checkpoint, and model flags that say
+    # otherwise are refused.
     checkpoint = str(tmp_path / "best.keras")
-    other_model = ["--units", "24", "--num-layers", "2", "--cell", "gru"]
+    scored = [*SMALL, "--bptt", bptt, "--evaluate", checkpoint]
+    for other_model in (["--units", "24"], ["--cell", "gru"]):
+        with pytest.raises(SystemExit) as exit_info:
+            recipe.parse_args([*without(scored, "--units"), *other_model])
+        assert exit_info.value.code == 2
+        assert f"argument {other_model[0]}: " in capsys.readouterr().err
     recipe.main(
-        [*SMALL, *other_model, "--bptt", bptt, "--evaluate", checkpoint,
-         "--run-dir", str(tmp_path / "again"), "--prompt", "the time",
+        [*scored, "--run-dir", str(tmp_path / "again"), "--prompt", "the time",
          "--max-output-length", "5"]
     )  # fmt: skip
     output = capsys.readouterr().out
@@ -239,7 +244,7 @@ def test_a_killed_run_resumes_and_reports_its_best_epoch(tmp_path, capsys, monke
     record = checkpoints.read_record(tmp_path / "best.keras")
     assert record["value"] == pytest.approx(min(scores), rel=1e-6)
     # The reported figure is the best checkpoint's, scored on the stream.
-    recipe.main([*SMALL, "--run-dir", str(tmp_path / "again"),
+    recipe.main([*without(SMALL, "--epochs"), "--run-dir", str(tmp_path / "again"),
                  "--evaluate", str(tmp_path / "best.keras")])  # fmt: skip
     assert perplexities(capsys.readouterr().out) == [pytest.approx(valid, rel=1e-5)]
 

@@ -100,11 +100,13 @@ def test_trains_scores_translates_bad_input_and_exports(tmp_path, capsys, monkey
     translations = [t.decode() for t in got["translation"].numpy()]
     assert [detokenize(t.split()) for t in translations] == cli
     # The checkpoint rebuilds its own architecture: other model flags (which
-    # once failed with a shape traceback) give the same scores.
-    recipe.main(
-        [*SMALL, "--units", "24", "--run-dir", str(tmp_path / "again")]
-        + ["--evaluate", str(tmp_path / "run" / "best.keras"), "--beam-width", "3"]
-    )
+    # once failed with a shape traceback, then were ignored) are refused, and
+    # its training command scores it again.
+    scored = ["--evaluate", str(tmp_path / "run" / "best.keras"), "--beam-width", "3"]
+    with pytest.raises(SystemExit):
+        recipe.parse_args([*without(SMALL, "--units"), "--units", "24", *scored])
+    assert "argument --units: 24, but the checkpoint" in capsys.readouterr().err
+    recipe.main([*SMALL, "--run-dir", str(tmp_path / "again"), *scored])
     again = capsys.readouterr().out
     # The same scores; the lines also say how many seconds decoding took.
     scores = r"Test BLEU, ([^:]+): ([0-9.]+)"
