@@ -243,47 +243,41 @@ def only_with(parser, args, flags, applies, needs):
         applies: Whether they act in this run.
         needs: What makes them act, for the message (e.g. "--tune").
     """
-    if applies:
-        return
+    if not applies:
+        _refuse_set(parser, args, flags, f"applies only with {needs}")
+
+
+def _dest(flag):
+    """The `args` attribute of a flag: `--lr-decay` -> `lr_decay`."""
+    return flag[2:].replace("-", "_")
+
+
+def _is_set(parser, args, flag):
+    """Whether `flag` is away from its default (how a given flag is told)."""
+    return getattr(args, _dest(flag)) != parser.get_default(_dest(flag))
+
+
+def _refuse_set(parser, args, flags, reason):
+    """A usage error for the first of `flags` set away from its default."""
     for flag in flags:
-        dest = flag[2:].replace("-", "_")
-        if getattr(args, dest) != parser.get_default(dest):
-            parser.error(f"argument {flag}: applies only with {needs}")
-
-
-def refuse_with(parser, args, flags, given, why):
-    """Refuses `flags` when the flag `given` is set: with it they would not act.
-
-    As in `only_with`, a flag counts as set when its value differs from its
-    default.
-
-    Args:
-        parser: The recipe's parser.
-        args: Its parsed flags.
-        flags: The flags that `given` leaves idle.
-        given: The flag (e.g. "--tune").
-        why: Why, for the message (e.g. "the search picks it").
-    """
-    if not getattr(args, given[2:].replace("-", "_"), None):
-        return
-    for flag in flags:
-        dest = flag[2:].replace("-", "_")
-        if getattr(args, dest) != parser.get_default(dest):
-            parser.error(f"argument {flag}: not with {given} ({why})")
+        if _is_set(parser, args, flag):
+            parser.error(f"argument {flag}: {reason}")
 
 
 def refuse_searched(parser, args, flags):
     """Refuses, with `--tune`, the flags whose values the search picks itself.
 
     The retrained best trial takes the searched value, so such a flag would
-    be accepted and ignored.
+    be accepted and ignored. As in `only_with`, a flag counts as given
+    when its value differs from its default.
 
     Args:
         parser: The recipe's parser.
         args: Its parsed flags.
         flags: The flags of what this run's search space holds.
     """
-    refuse_with(parser, args, flags, "--tune", "the search picks it")
+    if args.tune:
+        _refuse_set(parser, args, flags, "not with --tune (the search picks it)")
 
 
 def refuse_with_evaluate(parser, args, model_flags):
@@ -318,14 +312,11 @@ def refuse_with_evaluate(parser, args, model_flags):
     if record is None:
         return  # the recipe's `load_for_evaluation` says what is wrong
     trained = {**record.get("flags", {}), **record.get("config", {})}
-    shared = [
-        flag for flag in TRAINING_FLAGS if hasattr(args, flag[2:].replace("-", "_"))
-    ]
+    shared = [flag for flag in TRAINING_FLAGS if hasattr(args, _dest(flag))]
     for flag in [*shared, *model_flags]:
-        dest = flag[2:].replace("-", "_")
-        value = getattr(args, dest)
-        if value == parser.get_default(dest):
+        if not _is_set(parser, args, flag):
             continue
+        dest, value = _dest(flag), getattr(args, _dest(flag))
         if dest not in trained:
             parser.error(
                 f"argument {flag}: not with --evaluate, whose checkpoint does not "

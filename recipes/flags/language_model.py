@@ -226,8 +226,9 @@ def _refuse_searched(parser, args):
     Those of the optimizer too, and `--nt-asgd`: no searched optimizer is
     NT-ASGD. The embedding's flags count where the model has an embedding.
     """
-    level = args.level or ("char" if args.corpus == "timemachine" else "word")
-    embedded = args.embedding_dim is not None or (not args.one_hot and level == "word")
+    embedded = args.embedding_dim is not None or (
+        not args.one_hot and args.level == "word"
+    )
     cli.refuse_searched(
         parser,
         args,
@@ -242,9 +243,7 @@ def _refuse_searched(parser, args):
 
 
 def _check_and_resolve(parser, args):
-    """Fills in the level and the inputs; refuses flags that cannot go together."""
-    if args.level is None:
-        args.level = "char" if args.corpus == "timemachine" else "word"
+    """Fills in the inputs; refuses flags that cannot go together."""
     if args.ema and args.nt_asgd:
         parser.error("argument --ema: not with --nt-asgd (one average of the weights)")
     if args.corpus == "ptb" and args.level == "char":
@@ -280,6 +279,8 @@ def parse_args(argv=None):
     _add_training_flags(task)
     _add_generation_flags(task)
     args = cli.parse(parser, argv)
+    if args.level is None:  # no other check reads --level as given
+        args.level = "char" if args.corpus == "timemachine" else "word"
     cli.refuse_with_evaluate(parser, args, CHECKPOINT_FIXES)
     _refuse_searched(parser, args)
     _refuse_flags_that_cannot_act(parser, args)

@@ -147,16 +147,6 @@ def _refuse_other_models_flags(parser, args):
         )
 
 
-# The flags of what `recipes.sentiment.config_from_hp` searches, by model
-# (ULMFiT is not searched); the embedding's width too with random embeddings.
-SEARCHED = {
-    "bow": (),
-    "nbsvm": ("--dropout",),
-    "birnn": ("--units", "--num-layers", "--dropout"),
-    "textcnn": ("--filters", "--dropout"),
-}
-
-
 # What a checkpoint given to `--evaluate` fixes: its model (in its own
 # precision), and how it trained.
 CHECKPOINT_FIXES = (
@@ -179,6 +169,16 @@ CHECKPOINT_FIXES = (
     "--bigram-min-count",
     "--bucket",
 )
+
+
+# The flags of what `recipes.sentiment.config_from_hp` searches, by model
+# (ULMFiT is not searched); the embedding's width too with random embeddings.
+SEARCHED = {
+    "bow": (),
+    "nbsvm": ("--dropout",),
+    "birnn": ("--units", "--num-layers", "--dropout"),
+    "textcnn": ("--filters", "--dropout"),
+}
 
 
 def _refuse_searched(parser, args):

@@ -79,36 +79,26 @@ def parse_args(argv=None):
     )
     cli.add_evaluate_flag(task, "evaluate this .keras checkpoint (same model flags)")
     args = cli.parse(parser, argv)
+    # What `recipes.tagging.config_from_hp` searches (`recurrent_from_hp`).
+    searched = ("--cell", "--units", "--num-layers", "--dropout")
     # What a checkpoint given to `--evaluate` fixes (it runs in its own precision).
     cli.refuse_with_evaluate(
         parser,
         args,
         (
-            "--precision",
-            "--cell",
+            *searched,
+            "--attention-units",
             "--unidirectional",
-            "--units",
-            "--num-layers",
             "--embedding-dim",
             "--embeddings",
-            "--dropout",
             "--recurrent-dropout",
-            "--attention-units",
+            "--precision",
         ),
     )
-    # What `recipes.tagging.config_from_hp` searches; attention only where
-    # the model is bidirectional.
+    # The search draws attention only where the model is bidirectional.
+    attention = () if args.unidirectional else ("--attention-units",)
     cli.refuse_searched(
-        parser,
-        args,
-        (
-            *cli.SEARCHED_OPTIMIZER_FLAGS,
-            "--cell",
-            "--units",
-            "--num-layers",
-            "--dropout",
-            *(() if args.unidirectional else ("--attention-units",)),
-        ),
+        parser, args, (*cli.SEARCHED_OPTIMIZER_FLAGS, *searched, *attention)
     )
     cli.check_review_sample(parser, args)
     resolve_glove_width(parser, args, random_dim=100)

@@ -7,6 +7,9 @@ import argparse
 
 from garden import cli
 
+# The flags of what `recipes.translation.config_from_hp` searches.
+SEARCHED = ("--cell", "--units", "--embedding-dim", "--num-layers", "--dropout")
+
 
 def _add_model_flags(task):
     """The encoder-decoder: cell, sizes, dropout, attention, source order."""
@@ -84,37 +87,21 @@ def parse_args(argv=None):
     _add_data_flags(task)
     _add_decoding_flags(task)
     args = cli.parse(parser, argv)
-    # What a checkpoint given to `--evaluate` fixes: its model runs in its own
-    # precision; the batches and the length cut are training's.
+    # What a checkpoint given to `--evaluate` fixes: its model (in its own
+    # precision); the batches and the length cut are training's.
     cli.refuse_with_evaluate(
         parser,
         args,
         (
-            "--precision",
-            "--max-length",
-            "--cell",
-            "--units",
-            "--num-layers",
-            "--embedding-dim",
-            "--dropout",
+            *SEARCHED,
             "--attention",
             "--reverse-source",
+            "--precision",
+            "--max-length",
             "--batch-size",
         ),
     )
-    # What `recipes.translation.config_from_hp` searches.
-    cli.refuse_searched(
-        parser,
-        args,
-        (
-            *cli.SEARCHED_OPTIMIZER_FLAGS,
-            "--cell",
-            "--units",
-            "--embedding-dim",
-            "--num-layers",
-            "--dropout",
-        ),
-    )
+    cli.refuse_searched(parser, args, (*cli.SEARCHED_OPTIMIZER_FLAGS, *SEARCHED))
     # One beam leaves the penalty nothing to choose, but in the export,
     # whose requests ask for their own width.
     cli.only_with(
