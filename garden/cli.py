@@ -64,9 +64,12 @@ def rate(text):
     return _parse(text, float, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
-def positive_fraction(text):
-    """argparse type: a float in (0, 1], e.g. a factor that decays a rate."""
-    return _parse(text, float, lambda value: 0 < value <= 1, "a number in (0, 1]")
+def proper_fraction(text):
+    """argparse type: a float in (0, 1), e.g. a factor that decays a rate.
+
+    (1 would multiply by one: a flag accepted and ignored.)
+    """
+    return _parse(text, float, lambda value: 0 < value < 1, "a number in (0, 1)")
 
 
 def bounded_int(limit):
@@ -151,7 +154,7 @@ def _add_training_flags(group):
     group.add_argument("--learning-rate", type=positive_float, default=1e-3)
     group.add_argument(
         "--lr-decay",
-        type=positive_fraction,
+        type=proper_fraction,
         default=None,
         help="multiply the learning rate by this factor after every epoch",
     )
@@ -217,6 +220,7 @@ def parse(parser, argv=None):
         parser, args, ["--tuner", "--tune-dir", "--max-trials"], args.tune, "--tune"
     )
     only_with(parser, args, ["--model-name"], args.export, "--export")
+    refuse_idle_schedule(parser, args)
     if getattr(args, "ema", None) and args.tune:
         # The search compiles its own optimizers and searches the average too.
         parser.error(
@@ -228,6 +232,37 @@ def parse(parser, argv=None):
             parser.error(f"argument --data: {args.data!r} is not a directory")
         os.environ["GARDEN_DATA"] = os.path.abspath(args.data)
     return args
+
+
+def refuse_idle_schedule(parser, args):
+    """Refuses `--lr-decay` and `--patience` at values that cannot act in `--epochs`.
+
+    The decay first lowers the rate for the epoch after `--lr-decay-start`
+    epochs, and early stopping (Keras's `EarlyStopping`: the first epoch
+    sets the best) stops at the earliest after `--patience` + 1 epochs,
+    which must leave an epoch unrun. Otherwise the flag would be read and
+    change nothing. As in `only_with`, a flag counts as given when its value
+    differs from its default.
+    """
+    if args.lr_decay is not None and args.lr_decay_start >= args.epochs:
+        flag = (
+            "--lr-decay-start"
+            if _is_set(parser, args, "--lr-decay-start")
+            else "--lr-decay"
+        )
+        parser.error(
+            f"argument {flag}: would never act: the rate first falls after "
+            f"--lr-decay-start {args.lr_decay_start} epochs, and --epochs is "
+            f"{args.epochs}"
+        )
+    # A recipe's own default patience (sst's) is not refused for a short run.
+    patience = _is_set(parser, args, "--patience") and args.patience is not None
+    if patience and args.patience + 1 >= args.epochs:
+        parser.error(
+            f"argument --patience: would never act: early stopping can end a run "
+            f"after {args.patience + 1} epochs at the earliest, and --epochs is "
+            f"{args.epochs}"
+        )
 
 
 def only_with(parser, args, flags, applies, needs):

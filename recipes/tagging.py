@@ -46,8 +46,7 @@ argmax); a left-to-right GRU, which never sees the next word, 29.71 after
         --embeddings glove --batch-size 64 --learning-rate 0.003 --clip-norm 5 \
         --lr-decay 0.7 --lr-decay-start 3 --epochs 9 --patience 2 --ema 0.998
     python -m recipes.tagging --cell gru --unidirectional --batch-size 32 \
-        --learning-rate 0.002 --clip-norm 5 --lr-decay 0.6 --lr-decay-start 3 \
-        --epochs 3 --stride 200
+        --learning-rate 0.002 --clip-norm 5 --epochs 3 --stride 200
 """
 
 import time

@@ -24,6 +24,15 @@ def parse(*flags):
         (["--learning-rate", "nan"], "--learning-rate: expected a positive finite"),
         (["--clip-norm", "-1"], "--clip-norm: expected a positive finite"),
         (["--lr-decay-start", "-5", "--lr-decay", "0.5"], "--lr-decay-start"),
+        (["--lr-decay", "1"], "--lr-decay: expected a number in (0, 1)"),
+        # Values that cannot act within --epochs (the default is 10).
+        (["--lr-decay", "0.5", "--epochs", "1"], "--lr-decay: would never act"),
+        (
+            ["--lr-decay", "0.5", "--lr-decay-start", "10"],
+            "--lr-decay-start: would never act",
+        ),
+        (["--patience", "9"], "--patience: would never act"),
+        (["--patience", "1", "--epochs", "2"], "--patience: would never act"),
     ],
 )
 def test_a_flag_that_would_not_act_is_refused_by_name(flags, message, capsys):
@@ -36,6 +45,14 @@ def test_a_flag_that_would_not_act_is_refused_by_name(flags, message, capsys):
 def test_the_same_flags_act_beside_what_they_need():
     args = parse("--lr-decay", "0.5", "--lr-decay-start", "3")
     assert (args.lr_decay, args.lr_decay_start) == (0.5, 3)
+    # The last values that still act: the tenth epoch decays; stopping after
+    # nine epochs leaves the tenth unrun.
+    assert parse("--lr-decay", "0.5", "--lr-decay-start", "9").lr_decay_start == 9
+    assert parse("--lr-decay", "0.5", "--epochs", "2").lr_decay == 0.5
+    assert parse("--patience", "8").patience == 8
+    # A recipe's own default patience is not refused in a shorter run.
+    parser = cli.recipe_parser("a recipe", "recipe", patience=4)
+    assert cli.parse(parser, ["--epochs", "2"]).patience == 4
     args = parse("--tune", "--tuner", "random", "--max-trials", "3")
     assert (args.tuner, args.max_trials) == ("random", 3)
     assert parse("--export", "out", "--model-name", "other").model_name == "other"

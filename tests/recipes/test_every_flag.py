@@ -306,7 +306,7 @@ AT_FIT = {
     "--clip-norm": ("0.5", lambda r: _fit(r)["optimizer"]["global_clipnorm"]),
     "--lr-decay": ("0.5", _callback("EpochLearningRate")),
     "--lr-decay-start": ("2", _callback("EpochLearningRate")),
-    "--patience": ("2", _callback("ResumableEarlyStopping")),
+    "--patience": ("1", _callback("ResumableEarlyStopping")),
     "--seed": ("5", lambda r: _fit(r)["model"]["weights"]),
     "--verbose": ("2", lambda r: _fit(r)["arguments"]["verbose"]),
     "--run-dir": (_in("elsewhere"), _callback("BestCheckpoint")),

@@ -242,7 +242,7 @@ def test_a_bilm_flag_that_is_no_bilm_fails_naming_the_flag(tmp_path, capsys):
     [
         (["--discriminative-decay", "0.5"], "--discriminative-decay: expected"),
         (["--optimizer", "rmsprop"], "--optimizer: ulmfit trains with"),
-        (["--lr-decay", "0.5"], "--lr-decay: not with --model ulmfit"),
+        (["--epochs", "2", "--lr-decay", "0.5"], "--lr-decay: not with --model ulmfit"),
         (["--tune"], "--tune: not with --model ulmfit"),
         (["--units", "8"], "--units: applies only with --model birnn"),
     ],
