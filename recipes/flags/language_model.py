@@ -211,6 +211,15 @@ def _refuse_flags_that_cannot_act(parser, args):
     cli.only_with(
         parser, args, ["--nt-asgd"], args.optimizer == "sgd", "--optimizer sgd"
     )
+    # The trigger compares an epoch with the best of those more than N before
+    # it (`NonMonotonicTrigger`): the earliest start is after epoch N + 2,
+    # and averaging needs an epoch after its start.
+    if args.nt_asgd is not None and args.nt_asgd + 2 >= args.epochs:
+        parser.error(
+            f"argument --nt-asgd: would never act: averaging can start after "
+            f"{args.nt_asgd + 2} epochs at the earliest, and --epochs is "
+            f"{args.epochs}"
+        )
     cli.only_with(
         parser,
         args,

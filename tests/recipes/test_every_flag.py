@@ -156,7 +156,7 @@ RECIPES = {
             "--residual": Probe(value=(), setting=("--num-layers", "2")),
             "--hidden-dropout": Probe(setting=("--num-layers", "2")),
             "--locked-dropout": Probe(value=(), setting=("--dropout", "0.2")),
-            "--nt-asgd": Probe(setting=("--optimizer", "sgd")),
+            "--nt-asgd": Probe(setting=("--optimizer", "sgd", "--epochs", "6")),
             "--truncation-probability": Probe(setting=("--bptt", "randomized")),
             "--ngram-orders": Probe(value="2", reaches="report_ngrams"),
             "--eval-rows": Probe(reaches="report_perplexity"),

@@ -122,6 +122,8 @@ def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
         (["--data", "/no/such/dir"], "--data"),
         (["--hidden-dropout", "0.2"], "--hidden-dropout: applies only with --num"),
         (["--nt-asgd", "5"], "--nt-asgd: applies only with --optimizer sgd"),
+        # The earliest trigger is after epoch N + 2: none left to average.
+        (["--optimizer", "sgd", "--nt-asgd", "1", "--epochs", "3"], "--nt-asgd: would"),
         (["--locked-dropout"], "--locked-dropout: applies only with a dropout"),
         (
             ["--bptt", "randomized", "--truncation-probability", "0"],
@@ -137,7 +139,10 @@ def test_tuning_searches_then_retrains(tmp_path, capsys, monkeypatch):
         (["--weight-dropout", "0.2", "--tune"], "--weight-dropout: not with --tune"),
         (["--ar", "2", "--tune"], "--ar: not with --tune"),
         (["--optimizer", "sgd", "--nt-asgd", "5", "--tune"], "--nt-asgd: not with"),
-        (["--optimizer", "sgd", "--nt-asgd", "5", "--ema", "0.9"], "--ema: not with"),
+        (
+            ["--optimizer", "sgd", "--nt-asgd", "5", "--epochs", "8", "--ema", "0.9"],
+            "--ema: not with",
+        ),
     ],
 )
 def test_bad_flags_fail_clearly(flags, message, capsys):
@@ -165,6 +170,8 @@ def test_awd_regularisers_and_nt_asgd_train_and_are_read_back(tmp_path, capsys):
         "--dropout": "0.3", "--input-dropout": "0.4", "--hidden-dropout": "0.2",
         "--embedding-dropout": "0.1", "--weight-dropout": "0.3", "--ar": "2",
         "--tar": "1", "--nt-asgd": "1",
+        # Epochs enough for NT-ASGD to act, in batches of SMALL's four.
+        "--epochs": "4", "--batch-size": "128",
     }  # fmt: skip
     recipe.main(
         [*SMALL, "--level", "word", "--embedding-dim", "16", "--tie-weights",
