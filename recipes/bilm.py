@@ -83,6 +83,15 @@ def datasets(args, texts, tokenizer, vocabulary):
             seed=args.seed,
         )
         if split == "train" and args.steps_per_epoch:
+            available = int(batches[split].cardinality())
+            if args.steps_per_epoch >= available:
+                # `take` would keep every batch: the flag would change nothing.
+                raise UserError(
+                    f"argument --steps-per-epoch: expected fewer than the "
+                    f"{available:,} batches (of --batch-size {args.batch_size}) "
+                    f"the training windows make, got {args.steps_per_epoch:,}: "
+                    "an epoch of them all is the default"
+                )
             batches[split] = batches[split].take(args.steps_per_epoch)
         tokens = sum(len(row) for row in ids)
         print(f"  {split}: {len(split_texts):,} reviews, {tokens:,} tokens")

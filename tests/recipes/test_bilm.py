@@ -80,6 +80,23 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
     assert perplexities_of(capsys.readouterr().out) == perplexities
 
 
+def test_steps_per_epoch_must_leave_out_some_batches(tmp_path, capsys):
+    # SMALL's 32 training reviews make 18 windows of 16 x 30 tokens: taking
+    # 18 or more batches an epoch would be every batch, as without the flag.
+    for steps in ("18", "1000"):
+        with pytest.raises(SystemExit) as exit_info:
+            recipe.main(
+                [*SMALL, "--steps-per-epoch", steps, "--run-dir", str(tmp_path)]
+            )
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert "argument --steps-per-epoch: expected fewer than the 18 batches" in err
+    recipe.main(
+        [*SMALL, "--steps-per-epoch", "17", "--epochs", "1", "--run-dir", str(tmp_path)]
+    )
+    assert "Held-out perplexity" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
