@@ -392,7 +392,8 @@ def add_ema_flag(group):
     group.add_argument(
         "--ema",
         metavar="MOMENTUM",
-        type=rate,
+        # Momentum 0 would average nothing: the weights themselves.
+        type=proper_fraction,
         default=None,
         help="validate, checkpoint and keep an exponential moving average of "
         "the weights with this momentum (e.g. 0.999)",

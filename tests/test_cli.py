@@ -42,6 +42,16 @@ def test_a_flag_that_would_not_act_is_refused_by_name(flags, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_ema_takes_a_momentum_that_averages(capsys):
+    parser = cli.recipe_parser("a recipe", "recipe")
+    cli.add_ema_flag(parser)
+    for momentum in ("0", "1"):  # the weights themselves; never moving
+        with pytest.raises(SystemExit):
+            cli.parse(parser, ["--ema", momentum])
+        assert "--ema: expected a number in (0, 1)" in capsys.readouterr().err
+    assert cli.parse(parser, ["--ema", "0.5"]).ema == 0.5
+
+
 def test_the_same_flags_act_beside_what_they_need():
     args = parse("--lr-decay", "0.5", "--lr-decay-start", "3")
     assert (args.lr_decay, args.lr_decay_start) == (0.5, 3)
