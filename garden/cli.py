@@ -65,9 +65,10 @@ def rate(text):
 
 
 def proper_fraction(text):
-    """argparse type: a float in (0, 1), e.g. a factor that decays a rate.
+    """argparse type: a float in (0, 1): a decay factor, an average's momentum.
 
-    (1 would multiply by one: a flag accepted and ignored.)
+    At either end such a flag would be accepted and change nothing: a decay
+    by 1, an average of momentum 0 (the weights themselves).
     """
     return _parse(text, float, lambda value: 0 < value < 1, "a number in (0, 1)")
 
@@ -256,8 +257,7 @@ def refuse_idle_schedule(parser, args):
             f"{args.epochs}"
         )
     # A recipe's own default patience (sst's) is not refused for a short run.
-    patience = _is_set(parser, args, "--patience") and args.patience is not None
-    if patience and args.patience + 1 >= args.epochs:
+    if _is_set(parser, args, "--patience") and args.patience + 1 >= args.epochs:
         parser.error(
             f"argument --patience: would never act: early stopping can end a run "
             f"after {args.patience + 1} epochs at the earliest, and --epochs is "

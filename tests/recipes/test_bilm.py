@@ -81,7 +81,7 @@ def test_a_sampled_softmax_run_leaves_a_plain_bilm(tmp_path, capsys):
 
 
 def test_steps_per_epoch_must_leave_out_some_batches(tmp_path, capsys):
-    # SMALL's 32 training reviews make 18 windows of 16 x 30 tokens: taking
+    # SMALL's 32 training reviews make 18 batches of 16 windows: taking
     # 18 or more batches an epoch would be every batch, as without the flag.
     for steps in ("18", "1000"):
         with pytest.raises(SystemExit) as exit_info:

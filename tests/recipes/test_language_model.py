@@ -170,7 +170,7 @@ def test_awd_regularisers_and_nt_asgd_train_and_are_read_back(tmp_path, capsys):
         "--dropout": "0.3", "--input-dropout": "0.4", "--hidden-dropout": "0.2",
         "--embedding-dropout": "0.1", "--weight-dropout": "0.3", "--ar": "2",
         "--tar": "1", "--nt-asgd": "1",
-        # Epochs enough for NT-ASGD to act, in batches of SMALL's four.
+        # Epochs enough for NT-ASGD to act, in batches four times SMALL's.
         "--epochs": "4", "--batch-size": "128",
     }  # fmt: skip
     recipe.main(
