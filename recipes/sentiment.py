@@ -22,10 +22,12 @@ start at random or from GloVe 6B 50d, frozen or fine-tuned; with `--bilm` a
 frozen biLM (`recipes.bilm`) inside the model adds ELMo features, its layers
 mixed by learned weights, to the BiRNN's word vectors. Every run writes
 a per-review predictions file, can classify texts given on the command line
-(`--predict`), tune (KerasTuner), and export a SavedModel that takes raw
-reviews. NBSVM reaches 91.60% test accuracy, the best of the five models;
-ULMFiT over a biLM pretrained 60 epochs (docs/sentiment.md), 91.53%; a
-BiGRU over fine-tuned GloVe vectors, 89.46%:
+(`--predict`), tune (KerasTuner), export a SavedModel that takes raw
+reviews, and score saved checkpoints again, alone or averaged as an
+ensemble (`--evaluate`, `--ensemble`). NBSVM reaches 91.60% test
+accuracy, the best of the five models; ULMFiT over a biLM pretrained 60
+epochs (docs/sentiment.md), 91.53%; a BiGRU over fine-tuned GloVe
+vectors, 89.46%:
 
     python -m recipes.sentiment --model nbsvm --epochs 8 --patience 2
     python -m recipes.sentiment --model ulmfit --bilm runs/bilm_long/best.keras \
@@ -88,6 +90,10 @@ def sample(texts, labels, size, seed):
     """A seeded random subset (all of them, shuffled, when `size` is None)."""
     order = np.random.default_rng(seed).permutation(len(texts))[:size]
     return [texts[i] for i in order], [labels[i] for i in order]
+
+
+# The flags that pick the validation hold-out of the training reviews.
+HOLD_OUT = ("seed", "validation_size", "max_train_examples")
 
 
 def load_splits(args):
@@ -280,11 +286,41 @@ def write_predictions(path, labels, probabilities):
     write_tsv(path, ["index", "label", "probability_positive", "prediction"], rows)
 
 
-def report_test(args, model, tokenizer, vocabulary, texts, labels):
+def mean_probabilities(args, models, tokenizer, vocabulary, texts):
+    """P(positive) of each text; with `--ensemble`, the mean of the models'.
+
+    The mean of the members' probabilities is how ULMFiT ensembles its
+    forward and backward classifiers.
+    """
     ids = data.encode_texts(texts, tokenizer, vocabulary)
-    probabilities = predict_probabilities(
-        model, ids, args.batch_size, max_length=args.max_length, verbose=args.verbose
+    return np.mean(
+        [
+            predict_probabilities(
+                model,
+                ids,
+                args.batch_size,
+                max_length=args.max_length,
+                verbose=args.verbose,
+            )
+            for model in models
+        ],
+        axis=0,
     )
+
+
+def report_validation(args, models, tokenizer, vocabulary, texts, labels):
+    """With `--evaluate`: accuracy on the hold-out, which chooses among checkpoints."""
+    probabilities = mean_probabilities(args, models, tokenizer, vocabulary, texts)
+    correct = int(np.sum((probabilities >= 0.5) == np.asarray(labels, bool)))
+    log_metrics("valid", accuracy=correct / len(labels), reviews=len(labels))
+    print(
+        f"\nValidation accuracy: {correct / len(labels):.4f} "
+        f"({correct:,} of {len(labels):,} reviews)"
+    )
+
+
+def report_test(args, models, tokenizer, vocabulary, texts, labels):
+    probabilities = mean_probabilities(args, models, tokenizer, vocabulary, texts)
     predicted = (probabilities >= 0.5).astype("int64")
     labels = np.asarray(labels, "int64")
     confusion = plots.confusion_matrix(labels, predicted, len(CLASS_NAMES))
@@ -304,14 +340,32 @@ def report_test(args, model, tokenizer, vocabulary, texts, labels):
     print(f"Confusion matrix: {plots.write_figure(figure, args.run_dir, 'confusion')}")
 
 
-def show_predictions(args, model, tokenizer, vocabulary):
-    ids = data.encode_texts(args.predict, tokenizer, vocabulary)
-    probabilities = predict_probabilities(model, ids, max_length=args.max_length)
+def show_predictions(args, models, tokenizer, vocabulary):
+    probabilities = mean_probabilities(
+        args, models, tokenizer, vocabulary, args.predict
+    )
     print("\nPredictions:")
     for text, probability in zip(args.predict, probabilities):
         shown = text if len(text) <= 60 else text[:57] + "..."
         label = CLASS_NAMES[int(probability >= 0.5)]
         print(f"  {label} (P(positive) = {probability:.4f}): {shown!r}")
+
+
+def load_checkpoints(args):
+    """`--evaluate`'s model and its configuration, and the `--ensemble` models.
+
+    Each must be the same `--model`, trained on the data these flags build
+    and with the same hold-out (`HOLD_OUT`): the validation accuracy reported
+    is on reviews none of them trained on.
+    """
+    same = ["model", *HOLD_OUT]
+    model, config = load_for_evaluation(args.evaluate, args, same=same)
+    members = [
+        load_for_evaluation(path, args, "--ensemble", same)[0] for path in args.ensemble
+    ]
+    if members:
+        print(f"Ensemble: the mean P(positive) of {1 + len(members)} checkpoints.")
+    return model, config, [model, *members]
 
 
 def main(argv=None):
@@ -356,16 +410,18 @@ def run(args):
         print(f"The biLM's vocabulary covers {coverage:.1%} of the vocabulary.")
 
     if args.evaluate:
-        model, trained = load_for_evaluation(args.evaluate, args, same=["model"])
+        model, trained, models = load_checkpoints(args)
         config.update(trained)
+        report_validation(args, models, tokenizer, vocabulary, *splits["valid"])
     else:
         config, model = fit(
             args, strategy, splits, vocabulary, tokenizer, config, embeddings
         )
+        models = [model]
 
-    report_test(args, model, tokenizer, vocabulary, *splits["test"])
+    report_test(args, models, tokenizer, vocabulary, *splits["test"])
     if args.predict:
-        show_predictions(args, model, tokenizer, vocabulary)
+        show_predictions(args, models, tokenizer, vocabulary)
     if args.export and is_chief():
         served = float32_classifier(args.model, config, model.get_weights())
         path = export_classifier(

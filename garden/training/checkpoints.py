@@ -126,6 +126,7 @@ def open_model(path, flag="--evaluate"):
 # Flags that say how or where a run goes, never what its data is.
 _RUN_FLAGS = {
     "evaluate",
+    "ensemble",
     "export",
     "model_name",
     "run_dir",

@@ -113,6 +113,32 @@ def _add_data_and_output_flags(task):
         help="classify this text after training (repeatable)",
     )
     cli.add_evaluate_flag(task)
+    task.add_argument(
+        "--ensemble",
+        metavar="CHECKPOINT",
+        nargs="+",
+        type=cli.existing_file,
+        default=[],
+        help="with --evaluate: score the mean P(positive) of its checkpoint and "
+        "these (the same model, trained on the same data and hold-out)",
+    )
+
+
+def _check_ensemble(parser, args):
+    """`--ensemble` scores saved checkpoints together, each once."""
+    cli.only_with(parser, args, ["--ensemble"], bool(args.evaluate), "--evaluate")
+    if args.ensemble and args.export:
+        parser.error(
+            "argument --ensemble: not with --export, which serves one checkpoint"
+        )
+    seen = {os.path.realpath(args.evaluate)} if args.evaluate else set()
+    for path in args.ensemble:
+        if os.path.realpath(path) in seen:
+            parser.error(
+                f"argument --ensemble: {path!r} is given twice (it would count "
+                "twice in the mean)"
+            )
+        seen.add(os.path.realpath(path))
 
 
 def _refuse_other_models_flags(parser, args):
@@ -274,6 +300,7 @@ def parse_args(argv=None):
         args,
         (*CHECKPOINT_FIXES, *(() if args.model == "ulmfit" else ("--bilm",))),
     )
+    _check_ensemble(parser, args)
     _refuse_searched(parser, args)
     _check_and_resolve(parser, args)
     return args

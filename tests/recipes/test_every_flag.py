@@ -100,19 +100,28 @@ SHARED = {
 }
 
 
-def _checkpoint(name):
-    """`best.keras` of a small run of the recipe, for `--evaluate`."""
+def _checkpoint(name, *flags):
+    """`best.keras` of a small run of the recipe (with `flags`), for `--evaluate`."""
 
     def make(root):
-        path = os.path.join(root, "checkpoints", name)
+        path = os.path.join(root, "checkpoints", " ".join([name, *flags]))
         if not os.path.exists(os.path.join(path, "best.keras")):
             recipe, small, _ = RECIPES[name]
             flag_trace.trace(
-                recipe, [*small, "--run-dir", path], root, stop_at_fit=False
+                recipe, [*small, *flags, "--run-dir", path], root, stop_at_fit=False
             )
         return os.path.join(path, "best.keras")
 
     return Probe(value=make, after_fit=True)
+
+
+# `--ensemble` with `--evaluate`'s checkpoint: another model of the same data.
+SENTIMENT_CHECKPOINT = _checkpoint("sentiment")
+SENTIMENT_ENSEMBLE = Probe(
+    value=_checkpoint("sentiment", "--embedding-dim", "32").value,
+    setting=("--evaluate", SENTIMENT_CHECKPOINT.value),
+    after_fit=True,
+)
 
 
 def _file(name):
@@ -190,7 +199,8 @@ RECIPES = {
             "--max-test-examples": Probe(after_fit=True),
             "--predictions": Probe(value=_in("run", "elsewhere.tsv"), after_fit=True),
             "--predict": Probe(value="a fine film", after_fit=True, skip_reports=True),
-            "--evaluate": _checkpoint("sentiment"),
+            "--evaluate": SENTIMENT_CHECKPOINT,
+            "--ensemble": SENTIMENT_ENSEMBLE,
         },
     ),
     "translation": (
@@ -514,6 +524,8 @@ def _expand(setting, root):
     for item in setting:
         if item == "--export":
             expanded += ["--export", os.path.join(root, "exports")]
+        elif callable(item):  # a file made on demand (a checkpoint)
+            expanded.append(item(root))
         elif item.startswith("<"):  # a file of the inputs
             expanded.append(os.path.join(root, "inputs", item.strip("<>")))
         else:

@@ -163,9 +163,78 @@ def test_naive_bayes_bigrams_learn_and_export_with_their_lookup(tmp_path, capsys
     np.testing.assert_allclose(got["probability"].numpy(), shown, atol=1e-4)
 
 
+def validation_of(output):
+    line = next(line for line in output.splitlines() if "Validation accuracy" in line)
+    return float(line.split()[2])
+
+
+def probabilities_in(path):
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:]]
+    return np.array([float(row[2]) for row in rows])
+
+
+def test_an_ensemble_scores_the_mean_of_its_checkpoints(tmp_path, capsys):
+    flags = [*SMALL, "--model", "bow", "--max-length", "100"]
+    recipe.main([*flags, "--run-dir", str(tmp_path / "a")])
+    recipe.main([*flags, "--learning-rate", "0.01", "--run-dir", str(tmp_path / "b")])
+    capsys.readouterr()
+    a, b = (str(tmp_path / name / "best.keras") for name in "ab")
+
+    def evaluate(name, *checkpoints):
+        predictions = tmp_path / f"{name}.tsv"
+        recipe.main(
+            [*flags, "--run-dir", str(tmp_path / name)]
+            + ["--predictions", str(predictions), "--evaluate", *checkpoints]
+        )
+        return capsys.readouterr().out, probabilities_in(predictions)
+
+    alone, p_a = evaluate("a_alone", a)
+    _, p_b = evaluate("b_alone", b)
+    both, p_both = evaluate("both", a, "--ensemble", b)
+    # The validation accuracy of a checkpoint is its epoch's in training:
+    # the hold-out is the one it was chosen on.
+    trained = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert validation_of(alone) == pytest.approx(
+        trained["history"][0]["val_accuracy"], abs=5e-5
+    )
+    assert "Ensemble: the mean P(positive) of 2 checkpoints." in both
+    assert not np.allclose(p_a, p_b, atol=1e-3)
+    np.testing.assert_allclose(p_both, (p_a + p_b) / 2, atol=2e-6)
+    record = json.loads((tmp_path / "both" / "evaluation.json").read_text())
+    assert record["metrics"]["valid"]["accuracy"] == pytest.approx(
+        validation_of(both), abs=5e-5
+    )
+    assert record["metrics"]["valid"]["reviews"] == 100
+    # A checkpoint that trained on this hold-out's reviews would inflate its
+    # score. (Another hold-out mostly builds another vocabulary, refused
+    # before this; only "the" is seen 3,000 times in either training split.)
+    frequent = [*flags, "--min-freq", "3000"]
+    recipe.main(
+        [*frequent, "--validation-size", "50", "--run-dir", str(tmp_path / "c")]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(
+            [*frequent, "--run-dir", str(tmp_path / "mixed")]
+            + ["--evaluate", str(tmp_path / "c" / "best.keras")]
+        )
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "error: argument --evaluate: " in err and "Traceback" not in err
+    assert err.rstrip().endswith("was trained with --validation-size 50, not 100")
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [
+        (["--ensemble", __file__], "--ensemble: applies only with --evaluate"),
+        (
+            ["--evaluate", __file__, "--ensemble", __file__],
+            "--ensemble: " + repr(__file__) + " is given twice",
+        ),
+        (
+            ["--evaluate", __file__, "--ensemble", os.__file__, "--export", "out"],
+            "--ensemble: not with --export",
+        ),
         (["--model", "bow", "--embeddings", "glove"], "--embeddings"),
         (["--model", "nbsvm", "--embeddings", "glove"], "--embeddings"),
         (["--model", "birnn", "--multichannel"], "--multichannel"),
