@@ -44,6 +44,7 @@ import keras
 import numpy as np
 
 from garden import cli, data
+from garden.errors import UserError
 from garden.export import export_classifier
 from garden.export.classifier import CLASS_NAMES
 from garden.models.bilm import bilm_tokens, load_bilm, map_vocabulary, read_bilm
@@ -66,7 +67,7 @@ from garden.training import (
     load_best,
     plots,
 )
-from garden.training.checkpoints import load_for_evaluation
+from garden.training.checkpoints import load_for_evaluation, read_record
 from garden.training.finetuning import (
     GradualUnfreezing,
     LayerwiseAdam,
@@ -93,16 +94,18 @@ def sample(texts, labels, size, seed):
 
 
 # The flags that pick the validation hold-out of the training reviews.
-HOLD_OUT = ("seed", "validation_size", "max_train_examples")
+HOLD_OUT = ("split_seed", "validation_size", "max_train_examples")
 
 
 def load_splits(args):
     """Train, validation (a seeded hold-out of train) and test reviews."""
-    texts, labels = sample(*data.load_imdb("train"), args.max_train_examples, args.seed)
+    texts, labels = sample(
+        *data.load_imdb("train"), args.max_train_examples, args.split_seed
+    )
     cut = len(texts) - args.validation_size
     test = data.load_imdb("test")
     if args.max_test_examples:
-        test = sample(*test, args.max_test_examples, args.seed)
+        test = sample(*test, args.max_test_examples, args.split_seed)
     return {
         "train": (texts[:cut], labels[:cut]),
         "valid": (texts[cut:], labels[cut:]),
@@ -308,27 +311,33 @@ def mean_probabilities(args, models, tokenizer, vocabulary, texts):
     )
 
 
+def report_accuracy(split, name, probabilities, labels):
+    """Logs and prints the accuracy of P(positive) >= 0.5 (the served label's rule).
+
+    Keras's `binary_accuracy` counts `> 0.5`: they part only at exactly 0.5.
+    Returns the predicted and true labels.
+    """
+    predicted = (probabilities >= 0.5).astype("int64")
+    labels = np.asarray(labels, "int64")
+    correct = int(np.sum(predicted == labels))
+    log_metrics(split, accuracy=correct / len(labels), reviews=len(labels))
+    print(
+        f"\n{name} accuracy: {correct / len(labels):.4f} "
+        f"({correct:,} of {len(labels):,} reviews)"
+    )
+    return predicted, labels
+
+
 def report_validation(args, models, tokenizer, vocabulary, texts, labels):
     """With `--evaluate`: accuracy on the hold-out, which chooses among checkpoints."""
     probabilities = mean_probabilities(args, models, tokenizer, vocabulary, texts)
-    correct = int(np.sum((probabilities >= 0.5) == np.asarray(labels, bool)))
-    log_metrics("valid", accuracy=correct / len(labels), reviews=len(labels))
-    print(
-        f"\nValidation accuracy: {correct / len(labels):.4f} "
-        f"({correct:,} of {len(labels):,} reviews)"
-    )
+    report_accuracy("valid", "Validation", probabilities, labels)
 
 
 def report_test(args, models, tokenizer, vocabulary, texts, labels):
     probabilities = mean_probabilities(args, models, tokenizer, vocabulary, texts)
-    predicted = (probabilities >= 0.5).astype("int64")
-    labels = np.asarray(labels, "int64")
+    predicted, labels = report_accuracy("test", "Test", probabilities, labels)
     confusion = plots.confusion_matrix(labels, predicted, len(CLASS_NAMES))
-    log_metrics("test", accuracy=np.mean(predicted == labels), reviews=len(labels))
-    print(
-        f"\nTest accuracy: {np.mean(predicted == labels):.4f} "
-        f"({int(np.sum(predicted == labels)):,} of {len(labels):,} reviews)"
-    )
     print("Confusion matrix (rows: true, columns: predicted):")
     print(f"{'':>10} {'negative':>9} {'positive':>9}")
     for name, row in zip(CLASS_NAMES, confusion):
@@ -351,6 +360,23 @@ def show_predictions(args, models, tokenizer, vocabulary):
         print(f"  {label} (P(positive) = {probability:.4f}): {shown!r}")
 
 
+def check_hold_out(path, flag, args):
+    """Refuses a checkpoint whose run held out other reviews than this run's.
+
+    Its validation accuracy here would count reviews it trained on.
+    """
+    trained = read_record(path)["flags"]
+    # Before `--split-seed`, `--seed` picked the hold-out.
+    trained.setdefault("split_seed", trained.get("seed"))
+    for name in HOLD_OUT:
+        if name in trained and trained[name] != getattr(args, name):
+            raise UserError(
+                f"argument {flag}: {path!r} held out other reviews: it was "
+                f"trained with --{name.replace('_', '-')} {trained[name]}, "
+                f"not {getattr(args, name)}"
+            )
+
+
 def load_checkpoints(args):
     """`--evaluate`'s model and its configuration, and the `--ensemble` models.
 
@@ -358,11 +384,14 @@ def load_checkpoints(args):
     and with the same hold-out (`HOLD_OUT`): the validation accuracy reported
     is on reviews none of them trained on.
     """
-    same = ["model", *HOLD_OUT]
-    model, config = load_for_evaluation(args.evaluate, args, same=same)
-    members = [
-        load_for_evaluation(path, args, "--ensemble", same)[0] for path in args.ensemble
-    ]
+    model, config = load_for_evaluation(args.evaluate, args, same=["model"])
+    check_hold_out(args.evaluate, "--evaluate", args)
+    members = []
+    for path in args.ensemble:
+        members.append(
+            load_for_evaluation(path, args, flag="--ensemble", same=["model"])[0]
+        )
+        check_hold_out(path, "--ensemble", args)
     if members:
         print(f"Ensemble: the mean P(positive) of {1 + len(members)} checkpoints.")
     return model, config, [model, *members]

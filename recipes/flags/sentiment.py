@@ -100,6 +100,13 @@ def _add_data_and_output_flags(task):
     )
     cli.add_review_sample_flags(task, validation_size=2500)
     task.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the validation hold-out and the review samples (default: "
+        "--seed); fixed, an ensemble's members can train with other seeds",
+    )
+    task.add_argument(
         "--predictions",
         metavar="FILE",
         default=None,
@@ -110,13 +117,15 @@ def _add_data_and_output_flags(task):
         metavar="TEXT",
         action="append",
         default=[],
-        help="classify this text after training (repeatable)",
+        help="classify this text after training or --evaluate (repeatable; "
+        "with --ensemble, their mean)",
     )
     cli.add_evaluate_flag(task)
     task.add_argument(
         "--ensemble",
         metavar="CHECKPOINT",
         nargs="+",
+        action="extend",
         type=cli.existing_file,
         default=[],
         help="with --evaluate: score the mean P(positive) of its checkpoint and "
@@ -301,6 +310,8 @@ def parse_args(argv=None):
         (*CHECKPOINT_FIXES, *(() if args.model == "ulmfit" else ("--bilm",))),
     )
     _check_ensemble(parser, args)
+    if args.split_seed is None:
+        args.split_seed = args.seed
     _refuse_searched(parser, args)
     _check_and_resolve(parser, args)
     return args

@@ -42,7 +42,7 @@ RECIPES = {
         {
             "--model", "--batch-size", "--min-freq", "--max-length",
             "--validation-size", "--max-train-examples", "--max-test-examples",
-            "--predictions", "--predict", "--ensemble",
+            "--split-seed", "--predictions", "--predict", "--ensemble",
         },
     ),
     "sst": (

@@ -176,14 +176,18 @@ def probabilities_in(path):
 def test_an_ensemble_scores_the_mean_of_its_checkpoints(tmp_path, capsys):
     flags = [*SMALL, "--model", "bow", "--max-length", "100"]
     recipe.main([*flags, "--run-dir", str(tmp_path / "a")])
-    recipe.main([*flags, "--learning-rate", "0.01", "--run-dir", str(tmp_path / "b")])
+    # Another seed, the same hold-out: --split-seed keeps --seed's default.
+    recipe.main(
+        [*flags, "--seed", "1", "--split-seed", "0"]
+        + ["--run-dir", str(tmp_path / "b")]
+    )
     capsys.readouterr()
     a, b = (str(tmp_path / name / "best.keras") for name in "ab")
 
-    def evaluate(name, *checkpoints):
+    def evaluate(name, *checkpoints, data=flags):
         predictions = tmp_path / f"{name}.tsv"
         recipe.main(
-            [*flags, "--run-dir", str(tmp_path / name)]
+            [*data, "--run-dir", str(tmp_path / name)]
             + ["--predictions", str(predictions), "--evaluate", *checkpoints]
         )
         return capsys.readouterr().out, probabilities_in(predictions)
@@ -212,15 +216,28 @@ def test_an_ensemble_scores_the_mean_of_its_checkpoints(tmp_path, capsys):
     recipe.main(
         [*frequent, "--validation-size", "50", "--run-dir", str(tmp_path / "c")]
     )
-    with pytest.raises(SystemExit) as exit_info:
-        recipe.main(
-            [*frequent, "--run-dir", str(tmp_path / "mixed")]
-            + ["--evaluate", str(tmp_path / "c" / "best.keras")]
-        )
-    assert exit_info.value.code == 1
-    err = capsys.readouterr().err
-    assert "error: argument --evaluate: " in err and "Traceback" not in err
-    assert err.rstrip().endswith("was trained with --validation-size 50, not 100")
+    recipe.main([*frequent, "--run-dir", str(tmp_path / "d")])
+    c, d = (str(tmp_path / name / "best.keras") for name in "cd")
+    for flag, checkpoints in (
+        ("--evaluate", [c]),
+        ("--ensemble", [d, "--ensemble", c]),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            evaluate("mixed", *checkpoints, data=frequent)
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert f"error: argument {flag}: {c!r} held out other reviews" in err
+        assert err.rstrip().endswith("trained with --validation-size 50, not 100")
+        assert "Traceback" not in err
+
+
+def test_ensemble_members_add_up_over_repeated_flags():
+    args = recipe.parse_args(
+        [*SMALL, "--evaluate", __file__, "--ensemble", os.__file__]
+        + ["--ensemble", json.__file__]
+    )
+    assert args.ensemble == [os.__file__, json.__file__]
+    assert args.split_seed == args.seed == 0
 
 
 @pytest.mark.parametrize(
