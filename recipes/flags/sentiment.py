@@ -142,12 +142,13 @@ def _check_ensemble(parser, args):
         )
     seen = {os.path.realpath(args.evaluate)} if args.evaluate else set()
     for path in args.ensemble:
-        if os.path.realpath(path) in seen:
+        real = os.path.realpath(path)
+        if real in seen:
             parser.error(
                 f"argument --ensemble: {path!r} is given twice (it would count "
                 "twice in the mean)"
             )
-        seen.add(os.path.realpath(path))
+        seen.add(real)
 
 
 def _refuse_other_models_flags(parser, args):
@@ -231,9 +232,11 @@ def _refuse_searched(parser, args):
 
 
 def _check_and_resolve(parser, args):
-    """Fills in dropout and the embedding width; refuses what cannot act."""
+    """Fills in dropout, embedding width and hold-out seed; refuses what cannot act."""
     if args.dropout is None:
         args.dropout = DEFAULT_DROPOUT[args.model]
+    if args.split_seed is None:
+        args.split_seed = args.seed
     pretrained_dim = None
     if args.embeddings == "glove":
         pretrained_dim = GLOVE_DIMENSION
@@ -310,8 +313,6 @@ def parse_args(argv=None):
         (*CHECKPOINT_FIXES, *(() if args.model == "ulmfit" else ("--bilm",))),
     )
     _check_ensemble(parser, args)
-    if args.split_seed is None:
-        args.split_seed = args.seed
     _refuse_searched(parser, args)
     _check_and_resolve(parser, args)
     return args
