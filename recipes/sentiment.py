@@ -292,8 +292,10 @@ def write_predictions(path, labels, probabilities):
 def mean_probabilities(args, models, tokenizer, vocabulary, texts):
     """P(positive) of each text; with `--ensemble`, the mean of the models'.
 
-    The mean of the members' probabilities is how ULMFiT ensembles its
-    forward and backward classifiers.
+    `models` holds `(model, max_length)` pairs: each model reads the first
+    `max_length` tokens, as it did in training. The mean of the members'
+    probabilities is how ULMFiT ensembles its forward and backward
+    classifiers.
     """
     ids = data.encode_texts(texts, tokenizer, vocabulary)
     return np.mean(
@@ -302,10 +304,10 @@ def mean_probabilities(args, models, tokenizer, vocabulary, texts):
                 model,
                 ids,
                 args.batch_size,
-                max_length=args.max_length,
+                max_length=max_length,
                 verbose=args.verbose,
             )
-            for model in models
+            for model, max_length in models
         ],
         axis=0,
     )
@@ -378,23 +380,31 @@ def check_hold_out(path, flag, args):
 
 
 def load_checkpoints(args):
-    """`--evaluate`'s model and its configuration, and the `--ensemble` models.
+    """`--evaluate`'s model and configuration, and the models that score.
 
     Each must be the same `--model`, trained on the data these flags build
     and with the same hold-out (`HOLD_OUT`): the validation accuracy reported
-    is on reviews none of them trained on.
+    is on reviews none of them trained on. An `--ensemble` member may have
+    read another `--max-length` in training, and reads that many tokens here.
+    Returns `(model, config, models)`, `models` as `mean_probabilities`
+    takes them.
     """
     model, config = load_for_evaluation(args.evaluate, args, same=["model"])
     check_hold_out(args.evaluate, "--evaluate", args)
-    members = []
+    models = [(model, args.max_length)]
     for path in args.ensemble:
-        members.append(
-            load_for_evaluation(path, args, flag="--ensemble", same=["model"])[0]
+        member, _ = load_for_evaluation(
+            path, args, flag="--ensemble", same=["model"], own=["max_length"]
         )
         check_hold_out(path, "--ensemble", args)
-    if members:
-        print(f"Ensemble: the mean P(positive) of {1 + len(members)} checkpoints.")
-    return model, config, [model, *members]
+        models.append((member, read_record(path)["flags"]["max_length"]))
+    if args.ensemble:
+        lengths = ", ".join(f"{length:,}" for _, length in models)
+        print(
+            f"Ensemble: the mean P(positive) of {len(models)} checkpoints, "
+            f"reading up to {lengths} tokens."
+        )
+    return model, config, models
 
 
 def main(argv=None):
@@ -446,7 +456,7 @@ def run(args):
         config, model = fit(
             args, strategy, splits, vocabulary, tokenizer, config, embeddings
         )
-        models = [model]
+        models = [(model, args.max_length)]
 
     report_test(args, models, tokenizer, vocabulary, *splits["test"])
     if args.predict:

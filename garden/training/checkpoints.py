@@ -50,7 +50,7 @@ def read_record(path):
         return json.loads(archive.read(RECORD_NAME))
 
 
-def load_for_evaluation(path, args, flag="--evaluate", same=()):
+def load_for_evaluation(path, args, flag="--evaluate", same=(), own=()):
     """Loads the checkpoint `flag` names, refused unless this run's data is its own.
 
     The checkpoint must be a `.keras` file written by this recipe, trained on
@@ -65,6 +65,9 @@ def load_for_evaluation(path, args, flag="--evaluate", same=()):
         flag: The flag that named the file, for messages.
         same: Flags (dest names) that must be as in the checkpoint's run
             (`"model"`, where it picks how the recipe reads the model).
+        own: Entries of the data description the checkpoint may hold its own
+            value of (`"max_length"`, where the caller feeds each model the
+            reviews as long as it read them in training).
 
     Returns:
         `(model, config)`: the loaded `keras.Model`, and the plain values of
@@ -91,7 +94,9 @@ def load_for_evaluation(path, args, flag="--evaluate", same=()):
         )
     trained, built = record["data"], current.get("data", {})
     changed = sorted(
-        name for name in {*trained, *built} if trained.get(name) != built.get(name)
+        name
+        for name in {*trained, *built} - set(own)
+        if trained.get(name) != built.get(name)
     )
     if changed:
         raise UserError(

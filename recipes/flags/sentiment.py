@@ -129,7 +129,8 @@ def _add_data_and_output_flags(task):
         type=cli.existing_file,
         default=[],
         help="with --evaluate: score the mean P(positive) of its checkpoint and "
-        "these (the same model, trained on the same data and hold-out)",
+        "these (the same model, trained on the same data and hold-out; each "
+        "reads as many tokens as its --max-length in training)",
     )
 
 

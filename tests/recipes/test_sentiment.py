@@ -201,7 +201,7 @@ def test_an_ensemble_scores_the_mean_of_its_checkpoints(tmp_path, capsys):
     assert validation_of(alone) == pytest.approx(
         trained["history"][0]["val_accuracy"], abs=5e-5
     )
-    assert "Ensemble: the mean P(positive) of 2 checkpoints." in both
+    assert "Ensemble: the mean P(positive) of 2 checkpoints, reading" in both
     assert not np.allclose(p_a, p_b, atol=1e-3)
     np.testing.assert_allclose(p_both, (p_a + p_b) / 2, atol=2e-6)
     record = json.loads((tmp_path / "both" / "evaluation.json").read_text())
@@ -209,6 +209,16 @@ def test_an_ensemble_scores_the_mean_of_its_checkpoints(tmp_path, capsys):
         validation_of(both), abs=5e-5
     )
     assert record["metrics"]["valid"]["reviews"] == 100
+    # A member trained on shorter reviews reads them as short as it was
+    # trained on: its first 20 tokens, not the run's 100.
+    short = [*SMALL, "--model", "bow", "--max-length", "20"]
+    recipe.main([*short, "--run-dir", str(tmp_path / "e")])
+    capsys.readouterr()
+    e = str(tmp_path / "e" / "best.keras")
+    _, p_e = evaluate("e_alone", e, data=short)
+    mixed, p_mixed = evaluate("a_and_e", a, "--ensemble", e)
+    assert "of 2 checkpoints, reading up to 100, 20 tokens." in mixed
+    np.testing.assert_allclose(p_mixed, (p_a + p_e) / 2, atol=2e-6)
     # A checkpoint that trained on this hold-out's reviews would inflate its
     # score. (Another hold-out mostly builds another vocabulary, refused
     # before this; only "the" is seen 3,000 times in either training split.)
