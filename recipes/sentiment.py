@@ -365,7 +365,8 @@ def show_predictions(args, models, tokenizer, vocabulary):
 def check_hold_out(path, flag, args):
     """Refuses a checkpoint whose run held out other reviews than this run's.
 
-    Its validation accuracy here would count reviews it trained on.
+    Its validation accuracy here would count reviews it trained on. Returns
+    the flags of the checkpoint's run.
     """
     trained = read_record(path)["flags"]
     # Before `--split-seed`, `--seed` picked the hold-out.
@@ -377,6 +378,7 @@ def check_hold_out(path, flag, args):
                 f"trained with --{name.replace('_', '-')} {trained[name]}, "
                 f"not {getattr(args, name)}"
             )
+    return trained
 
 
 def load_checkpoints(args):
@@ -396,8 +398,8 @@ def load_checkpoints(args):
         member, _ = load_for_evaluation(
             path, args, flag="--ensemble", same=["model"], own=["max_length"]
         )
-        check_hold_out(path, "--ensemble", args)
-        models.append((member, read_record(path)["flags"]["max_length"]))
+        trained = check_hold_out(path, "--ensemble", args)
+        models.append((member, trained["max_length"]))
     if args.ensemble:
         lengths = ", ".join(f"{length:,}" for _, length in models)
         print(
